@@ -1,0 +1,221 @@
+"""The ``relight-video`` command line.
+
+Every command turns a user error (:class:`InputError`) into one line on stderr and exit code 2;
+Ctrl-C exits with 130 and leaves no partial output (the writers clean up after themselves).
+Commands that live in heavier modules, or in the training package ``models``, are imported only
+when they are invoked.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from relight_video.errors import InputError
+
+# name -> "module:attribute" of a click command, imported on first use
+LAZY_COMMANDS = {
+    "synth": "models.cli:synth",
+    "train": "models.cli:train",
+    "eval": "relight_video.evaluate:eval_command",
+    "eval-video": "relight_video.evaluate:eval_video_command",
+    "bench": "relight_video.bench:bench_command",
+    "batch": "relight_video.batch:batch_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group with lazily imported commands and one-line user errors."""
+
+    def list_commands(self, ctx):
+        present = {n for n, target in LAZY_COMMANDS.items() if _module_exists(target)}
+        return sorted(set(super().list_commands(ctx)) | present)
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is not None or name not in LAZY_COMMANDS:
+            return cmd
+        module, attr = LAZY_COMMANDS[name].split(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            return _unavailable(name)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: no output was written", err=True)
+            ctx.exit(130)
+
+
+def _module_exists(target: str) -> bool:
+    try:
+        return importlib.util.find_spec(target.split(":")[0]) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _unavailable(name: str) -> click.Command:
+    @click.command(name, context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def cmd(args):
+        raise InputError(f"'{name}' is not available in this installation")
+
+    return cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="relight-video")
+def main():
+    """Re-light a filmed subject to sit in a new background (Relightful Harmonization, video)."""
+
+
+def _common_options(f):
+    options = [
+        click.option("-b", "--background", help="Background image or clip."),
+        click.option("-o", "--output", required=True, help="Output path."),
+        click.option(
+            "--engine",
+            type=click.Choice(["composite", "classical", "diffusion"]),
+            default=None,
+            help="Harmonization engine (default: from config, classical).",
+        ),
+        click.option(
+            "--key",
+            type=click.Choice(["green", "blue", "auto"]),
+            default=None,
+            help="Chroma key the input (key colour estimated from the frame border).",
+        ),
+        click.option(
+            "--fit",
+            type=click.Choice(["cover", "contain", "stretch"]),
+            default=None,
+            help="How the background is fitted to the frame (default cover).",
+        ),
+        click.option(
+            "--output-alpha",
+            default=None,
+            help="Also write the harmonized foreground with straight alpha (.mov/.png).",
+        ),
+        click.option(
+            "--working-size",
+            type=int,
+            default=None,
+            help="Long side in px the engine works at (default 256).",
+        ),
+        click.option("--checkpoint", default=None, help="Model checkpoint folder (diffusion)."),
+        click.option("--config", "config_path", default=None, help="YAML config file."),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Override a config value, e.g. --set classical.light_strength=0.5.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@main.command()
+@click.argument("input")
+@_common_options
+@click.option(
+    "--alpha",
+    default=None,
+    help="Alpha: a clip, a folder of PNGs, or 'self' (the input's own alpha channel).",
+)
+@click.option(
+    "--matte",
+    type=click.Choice(["person"]),
+    default=None,
+    help="Pull a person matte (no green screen needed; needs the [matte] extra).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def run(
+    input,
+    background,
+    output,
+    engine,
+    key,
+    fit,
+    output_alpha,
+    working_size,
+    checkpoint,
+    config_path,
+    overrides,
+    alpha,
+    matte,
+    quiet,
+):
+    """Harmonize the clip INPUT into a background and write OUTPUT (.mp4, .mov or a folder)."""
+    from relight_video.config import load_run_config
+    from relight_video.harmonize import harmonize_video
+
+    cfg = load_run_config(
+        config_path,
+        overrides,
+        engine=engine,
+        key=key,
+        fit=fit,
+        output_alpha=output_alpha,
+        working_size=working_size,
+        checkpoint=checkpoint,
+        alpha=alpha,
+        matte=matte,
+        background=background,
+    )
+    stats = harmonize_video(input, None, output, config=cfg, progress=not quiet)
+    click.echo(
+        f"wrote {output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps)",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("foreground")
+@_common_options
+@click.option("--alpha", default=None, help="Mask image (white = subject); optional for RGBA.")
+def image(
+    foreground,
+    background,
+    output,
+    engine,
+    key,
+    fit,
+    output_alpha,
+    working_size,
+    checkpoint,
+    config_path,
+    overrides,
+    alpha,
+):
+    """Harmonize one FOREGROUND image into a background and write OUTPUT (.png/.jpg)."""
+    from relight_video.config import load_run_config
+    from relight_video.harmonize import harmonize_image
+
+    cfg = load_run_config(
+        config_path,
+        overrides,
+        engine=engine,
+        key=key,
+        fit=fit,
+        output_alpha=output_alpha,
+        working_size=working_size,
+        checkpoint=checkpoint,
+        background=background,
+    )
+    harmonize_image(foreground, None, output, alpha=alpha, config=cfg)
+    click.echo(f"wrote {output}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The one configuration schema: dataclasses, filled from YAML, then ``--set key=value`` overrides.
+
+Unknown keys are errors, both in YAML files and in overrides (SAM2 / nanoGPT-configurator style).
+Nested sections are addressed with dots: ``--set classical.light_strength=0.5``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relight_video.errors import InputError
+
+ENGINES = ("composite", "classical", "diffusion")
+KEY_MODES = ("green", "blue", "auto")
+FITS = ("cover", "contain", "stretch")
+
+
+@dataclass
+class KeyConfig:
+    """Chroma key settings (see :mod:`relight_video.keying`)."""
+
+    fg_level: float = 0.4  # normalised colour difference at/below which a pixel is foreground
+    bg_level: float = 0.8  # ... at/above which it is screen (between: a soft edge)
+    spill: float = 1.0  # 0 = no spill suppression, 1 = full
+    matte_blur: float = 0.6  # Gaussian sigma (px at source size) applied to the matte
+    smooth: float = 0.5  # temporal smoothing of the estimated key colour (0 = none)
+
+
+@dataclass
+class ClassicalConfig:
+    """The non-learned engine (see :mod:`relight_video.classical`)."""
+
+    color_strength: float = 0.6  # fraction of the Reinhard colour transfer applied
+    light_strength: float = 1.0  # fraction of the spherical-harmonics shading ratio applied
+    shading_range: float = 0.6  # max relative change of the shading term
+    temporal_smoothing: float = 0.8  # EMA of per-frame statistics (0 = none, 0.95 = very smooth)
+
+
+@dataclass
+class EncodeConfig:
+    """Output encoding (see :mod:`relight_video.io`)."""
+
+    crf: int = 18  # H.264 quality (0 = lossless, 51 = worst)
+    preset: str = "veryfast"  # x264 preset
+    audio: str = "copy"  # copy (re-encode to AAC if the container refuses) | none
+
+
+@dataclass
+class RunConfig:
+    """Everything ``relight-video run`` / ``image`` / ``batch`` can be told."""
+
+    engine: str = "classical"
+    key: str | None = None  # green | blue | auto
+    alpha: str | None = None  # alpha clip / PNG folder / "self" (the clip's own alpha)
+    matte: str | None = None  # person
+    background: str | None = None
+    fit: str = "cover"
+    background_loop: bool = True  # a background clip shorter than the input loops (else holds)
+    working_size: int = 256  # long side, in px, of the resolution the engine works at
+    output_alpha: str | None = None
+    checkpoint: str | None = None
+    device: str = "cpu"
+    seed: int = 0
+    keying: KeyConfig = field(default_factory=KeyConfig)
+    classical: ClassicalConfig = field(default_factory=ClassicalConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+
+    def validate(self) -> RunConfig:
+        """Raise :class:`InputError` naming the first bad value."""
+        if self.engine not in ENGINES:
+            raise InputError(f"engine: expected one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.key is not None and self.key not in KEY_MODES:
+            raise InputError(f"key: expected one of {', '.join(KEY_MODES)}, got {self.key!r}")
+        if self.matte is not None and self.matte != "person":
+            raise InputError(f"matte: expected 'person', got {self.matte!r}")
+        if sum(x is not None for x in (self.key, self.alpha, self.matte)) > 1:
+            raise InputError("give only one of --key, --alpha, --matte")
+        if self.fit not in FITS:
+            raise InputError(f"fit: expected one of {', '.join(FITS)}, got {self.fit!r}")
+        if not 16 <= self.working_size <= 4096:
+            raise InputError(f"working_size: expected 16..4096, got {self.working_size}")
+        if not 0 <= self.encode.crf <= 51:
+            raise InputError(f"encode.crf: expected 0..51, got {self.encode.crf}")
+        if self.encode.audio not in ("copy", "none"):
+            raise InputError(f"encode.audio: expected copy or none, got {self.encode.audio!r}")
+        for name in ("color_strength", "light_strength"):
+            v = getattr(self.classical, name)
+            if not 0.0 <= v <= 2.0:
+                raise InputError(f"classical.{name}: expected 0..2, got {v}")
+        if not 0.0 <= self.classical.temporal_smoothing < 1.0:
+            raise InputError("classical.temporal_smoothing: expected 0 <= value < 1")
+        return self
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check/convert one YAML value against a dataclass field annotation."""
+    if isinstance(annotation, str):
+        annotation = eval(annotation, vars(typing) | globals())  # resolve PEP 563 strings
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        (annotation,) = [a for a in args if a is not type(None)]
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise InputError(f"{where}: expected a mapping of settings, got {value!r}")
+        return from_dict(annotation, value, where + ".")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise InputError(f"{where}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise InputError(f"{where}: expected an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise InputError(f"{where}: expected a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, (str, Path)):
+            return str(value)
+        raise InputError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`InputError`."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise InputError(f"unknown config key '{prefix}{key}' (known: {known})")
+        kwargs[key] = _coerce(value, fields[key].type, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping; a missing file or bad YAML is an :class:`InputError`."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise InputError(f"bad YAML in {path}{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``'classical.light_strength=0.5'`` → (['classical', 'light_strength'], 0.5)."""
+    import yaml
+
+    if "=" not in text:
+        raise InputError(f"--set expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def merge(base: dict, path: list[str], value: Any) -> None:
+    node = base
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise InputError(f"--set {'.'.join(path)}: {part!r} is not a section")
+    node[path[-1]] = value
+
+
+def load_run_config(
+    config_path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    **options: Any,
+) -> RunConfig:
+    """YAML file, then ``--set`` overrides, then explicit options (CLI flags) win; validated."""
+    data: dict = read_yaml(config_path) if config_path else {}
+    for text in overrides:
+        merge(data, *parse_override(text))
+    for key, value in options.items():
+        if value is not None:
+            data[key] = value
+    return from_dict(RunConfig, data).validate()

@@ -1,0 +1,47 @@
+"""Detail transfer: carry a low-resolution harmonization to the full-resolution frame.
+
+An engine works at a small working size; what it changed is a smooth, low-frequency gain
+``G = blur(out·α) / blur(in·α)`` (normalised convolution, Knutsson & Westin 1993, so background
+pixels never leak into the foreground's gain). ``G`` is upsampled and multiplied into the
+full-resolution foreground, which keeps every detail, edge and identity cue of the source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def lowfreq_gain(
+    src: np.ndarray, out: np.ndarray, alpha: np.ndarray, sigma: float = 1.5, max_gain: float = 4.0
+) -> np.ndarray:
+    """Gain map ``(h, w, 3) float32`` with ``out ≈ src · gain`` at low frequencies.
+
+    Args:
+        src, out: ``(h, w, 3) float32`` in [0, 1], the engine's input and output foreground.
+        alpha: ``(h, w) float32`` in [0, 1].
+        sigma: Gaussian blur in working-resolution pixels.
+    """
+    import cv2
+
+    w = np.clip(alpha, 0, 1)[..., None] + 1e-3
+    num = cv2.GaussianBlur(out * w, (0, 0), sigma)
+    den = cv2.GaussianBlur(src * w, (0, 0), sigma)
+    return np.clip((num + 1e-3) / (den + 1e-3), 0.0, max_gain).astype(np.float32)
+
+
+def apply_gain(frame: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Multiply ``(H, W, 3) uint8`` by a ``(h, w, 3)`` gain upsampled to ``(H, W)`` → uint8."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    if gain.shape[:2] != (h, w):
+        gain = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.multiply(frame, gain, dtype=cv2.CV_8U)
+
+
+def composite(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``fg·α + bg·(1−α)`` for ``(H, W, 3) uint8`` images and ``(H, W) float32`` alpha → uint8."""
+    import cv2
+
+    a = np.ascontiguousarray(alpha, dtype=np.float32)
+    return cv2.blendLinear(fg, bg, a, 1.0 - a)

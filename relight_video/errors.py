@@ -1,0 +1,9 @@
+"""User-facing errors.
+
+Anything raised as :class:`InputError` is the user's to fix (a missing file, a bad value); the CLI
+prints its message as one line on stderr and exits with code 2, without a traceback.
+"""
+
+
+class InputError(ValueError):
+    """Bad input named in the message: a path, an argument, a config key."""

@@ -1,0 +1,245 @@
+"""The Python API: harmonize a clip or an image. The CLI calls exactly these functions.
+
+Per frame (DESIGN.md, "The data path"):
+
+1. decode the frame and get its matte (chroma key / alpha clip / own alpha / person matte),
+2. downscale foreground, matte and background to the working size,
+3. the engine harmonizes the foreground there,
+4. detail transfer applies the low-frequency change to the full-resolution foreground,
+5. composite over the full-resolution background and encode (audio copied from the input).
+
+Frames stream through: memory is flat in clip length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from relight_video import io
+from relight_video.background import Background
+from relight_video.config import RunConfig, load_run_config
+from relight_video.detail import apply_gain, composite, lowfreq_gain
+from relight_video.engines import Engine, make_engine
+from relight_video.errors import InputError
+
+
+@dataclass
+class RunStats:
+    frames: int = 0
+    seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """``(w, h)`` with the long side ``long_side`` (never upscaled), aspect kept, ≥ 8 px."""
+    scale = min(1.0, long_side / max(width, height))
+    return max(8, round(width * scale)), max(8, round(height * scale))
+
+
+class FrameHarmonizer:
+    """Harmonizes full-resolution frames one at a time with an engine at working size."""
+
+    def __init__(self, engine: Engine, width: int, height: int, long_side: int):
+        self.engine = engine
+        self.size = working_size(width, height, long_side)
+        self.stages: dict[str, float] = defaultdict(float)
+        self._plate: np.ndarray | None = None
+        self._plate_s: np.ndarray | None = None
+
+    def __call__(
+        self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``fg, bg (H, W, 3) uint8``, ``alpha (H, W) float32`` → (composite, harmonized fg),
+        both ``(H, W, 3) uint8``."""
+        import cv2
+
+        t0 = time.perf_counter()
+        fg_s = cv2.resize(fg, self.size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        if bg is not self._plate:  # a still background is resized once, and stays one object
+            self._plate = bg
+            self._plate_s = cv2.resize(bg, self.size, interpolation=cv2.INTER_AREA)
+            self._plate_s = self._plate_s.astype(np.float32) / 255.0
+        bg_s = self._plate_s
+        a_s = cv2.resize(alpha, self.size, interpolation=cv2.INTER_AREA)
+        t1 = time.perf_counter()
+        out_s = self.engine.harmonize(fg_s, a_s, bg_s)
+        t2 = time.perf_counter()
+        fg_h = apply_gain(fg, lowfreq_gain(fg_s, out_s, a_s))
+        result = composite(fg_h, bg, alpha)
+        t3 = time.perf_counter()
+        self.stages["resize"] += t1 - t0
+        self.stages["model"] += t2 - t1
+        self.stages["detail"] += t3 - t2
+        return result, fg_h
+
+
+def check_paths(input_path: Path, outputs: list[Path | None]) -> None:
+    for out in outputs:
+        if out is None:
+            continue
+        if out.resolve() == input_path.resolve():
+            raise InputError(f"output would overwrite the input: {out}")
+        parent = out.parent if not io.is_sequence_path(out) or "%" in out.name else out.parent
+        if not parent.is_dir():
+            raise InputError(f"output folder does not exist: {parent}")
+
+
+def harmonize_video(
+    input: str | Path,
+    background: str | Path | None,
+    output: str | Path,
+    *,
+    config: RunConfig | None = None,
+    progress: bool = True,
+    **options,
+) -> RunStats:
+    """Harmonize a clip into a background and write it.
+
+    Args:
+        input: the clip (any format FFmpeg reads, or a folder of frames).
+        background: a still image or a clip (``None``: taken from ``config.background``).
+        output: ``.mp4`` (H.264), ``.mov`` (ProRes 4444) or a folder (PNG sequence).
+        config: a :class:`RunConfig`; ``options`` override its fields (``engine="classical"``,
+            ``key="green"``, ``alpha="mask/"``, ...).
+        progress: show a tqdm bar.
+
+    Returns:
+        :class:`RunStats` with the frame count, wall time and per-stage seconds.
+    """
+    from tqdm import tqdm
+
+    from relight_video.matte import mattes
+
+    # 1. check inputs
+    cfg = config or RunConfig()
+    if options or background is not None:
+        data = {**options, **({"background": str(background)} if background else {})}
+        cfg = load_run_config(None, (), **{**_flat(cfg), **data})
+    if cfg.background is None:
+        raise InputError("no background given (-b/--background)")
+    input_path, output_path = Path(input), Path(output)
+    alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
+    info = io.probe(input_path)
+    check_paths(input_path, [output_path, alpha_out])
+    bg = Background(cfg.background, info.width, info.height, fit=cfg.fit, loop=cfg.background_loop)
+    engine = make_engine(cfg)
+    engine.reset()
+    harmonizer = FrameHarmonizer(engine, info.width, info.height, cfg.working_size)
+    audio = input_path if cfg.encode.audio == "copy" and info.has_audio else None
+    stats = RunStats()
+    start = time.perf_counter()
+
+    # 2. stream: decode → matte → harmonize → encode
+    enc = {"crf": cfg.encode.crf, "preset": cfg.encode.preset}
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(
+            io.VideoWriter(output_path, info.fps, info.width, info.height, audio_from=audio, **enc)
+        )
+        fg_writer = None
+        if alpha_out is not None:
+            fg_writer = stack.enter_context(
+                io.VideoWriter(
+                    alpha_out,
+                    info.fps,
+                    info.width,
+                    info.height,
+                    alpha=True,
+                    audio_from=audio,
+                    **enc,
+                )
+            )
+        bar = stack.enter_context(
+            tqdm(total=info.num_frames, unit="frame", disable=not progress, desc=input_path.name)
+        )
+        sources = mattes(cfg, input_path, info)
+        t = time.perf_counter()
+        for (alpha, fg), plate in zip(sources, bg.frames()):
+            t_dec = time.perf_counter()
+            stats.stages["decode+matte"] += t_dec - t
+            result, fg_h = harmonizer(fg, alpha, plate)
+            t_enc = time.perf_counter()
+            writer.write(result)
+            if fg_writer is not None:
+                a8 = (np.clip(alpha, 0, 1) * 255 + 0.5).astype(np.uint8)
+                fg_writer.write(np.dstack([fg_h, a8]))
+            t = time.perf_counter()
+            stats.stages["encode"] += t - t_enc
+            stats.frames += 1
+            bar.update(1)
+        if stats.frames == 0:
+            raise InputError(f"no frames decoded from {input_path}")
+        t_close = time.perf_counter()
+    stats.stages["encode"] += time.perf_counter() - t_close
+    for name, seconds in harmonizer.stages.items():
+        stats.stages[name] += seconds
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def harmonize_image(
+    foreground: str | Path,
+    background: str | Path | None,
+    output: str | Path,
+    *,
+    alpha: str | Path | None = None,
+    config: RunConfig | None = None,
+    **options,
+) -> np.ndarray:
+    """Harmonize one image. ``foreground`` may be RGBA (then ``alpha`` is optional); without
+    either, the chroma key pulls the matte. Writes ``output`` (PNG/JPEG) and returns it."""
+    from relight_video.keying import ChromaKeyer
+    from relight_video.matte import alpha_from_image
+
+    cfg = config or RunConfig()
+    data = {**options, **({"background": str(background)} if background else {})}
+    cfg = load_run_config(None, (), **{**_flat(cfg), **data})
+    if cfg.background is None:
+        raise InputError("no background given (-b/--background)")
+    output = Path(output)
+    check_paths(Path(foreground), [output])
+    img = io.read_image(foreground)
+    fg = io._to_channels(img, 3)
+    if alpha is not None:
+        a_img = io.read_image(alpha)
+        if a_img.shape[:2] != fg.shape[:2]:
+            raise InputError(
+                f"alpha {alpha} is {a_img.shape[1]}x{a_img.shape[0]}, "
+                f"foreground is {fg.shape[1]}x{fg.shape[0]}"
+            )
+        a = alpha_from_image(a_img)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        a = img[..., 3].astype(np.float32) / 255.0
+    else:
+        k = cfg.keying
+        a, fg = ChromaKeyer(
+            cfg.key or "auto",
+            fg_level=k.fg_level,
+            bg_level=k.bg_level,
+            spill=k.spill,
+            matte_blur=k.matte_blur,
+        )(fg)
+    h, w = fg.shape[:2]
+    plate = next(Background(cfg.background, w, h, fit=cfg.fit).frames())
+    engine = make_engine(cfg)
+    result, fg_h = FrameHarmonizer(engine, w, h, cfg.working_size)(fg, a, plate)
+    io.write_image(output, result)
+    if cfg.output_alpha:
+        a8 = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+        io.write_image(cfg.output_alpha, np.dstack([fg_h, a8]))
+    return result
+
+
+def _flat(cfg: RunConfig) -> dict:
+    from relight_video.config import to_dict
+
+    return to_dict(cfg)

@@ -1,0 +1,548 @@
+"""Streaming video and image IO.
+
+Decode: :func:`read_frames` yields ``(H, W, 3|4) uint8`` RGB(A) frames one at a time, with decord
+when it is installed (RGB only) and PyAV otherwise; memory is constant in clip length.
+
+Encode: :class:`VideoWriter` writes, by the output path,
+
+- ``*.mp4`` / ``*.m4v`` / ``*.mkv``: H.264 (libx264, yuv420p; odd sizes are padded by one
+  replicated row/column, since 4:2:0 needs even sizes),
+- ``*.mov``: ProRes 4444 (``prores_ks``, 10-bit, with an alpha channel when frames are RGBA),
+- a folder (``out/``, or any path without a suffix) or a ``name_%04d.png`` pattern: PNG sequence.
+
+The input's frame rate is kept exactly (a :class:`fractions.Fraction`), one output frame per input
+frame, and the input's audio track is stream-copied (re-encoded to AAC when the container cannot
+hold the codec). A PNG sequence cannot hold audio, so the audio goes to ``audio.mka`` beside the
+frames. Every output is written under a temporary name and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from relight_video.errors import InputError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mxf", ".gif"}
+# Audio codecs each container takes as a stream copy; anything else is re-encoded to AAC.
+_COPYABLE_AUDIO = {
+    "mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"},
+    "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    "matroska": None,  # anything
+}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    num_frames: int
+    has_audio: bool
+    has_alpha: bool
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / float(self.fps)
+
+
+def is_image_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_sequence_path(path: str | Path) -> bool:
+    """A PNG-sequence output: a folder, a path without suffix, or a printf pattern."""
+    p = str(path)
+    return p.endswith(("/", os.sep)) or "%" in Path(p).name or Path(p).suffix == ""
+
+
+# ----------------------------------------------------------------------------------- decode
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Read size, exact frame rate, frame count, audio and alpha of a clip.
+
+    Raises :class:`InputError` for a missing, empty, corrupt or frame-less file.
+    """
+    import av
+
+    path = Path(path)
+    if path.is_dir():
+        return _probe_sequence(path)
+    if not path.is_file():
+        raise InputError(f"file not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"empty file (0 bytes): {path}")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"no video stream in {path}")
+            stream = container.streams.video[0]
+            fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+            if not fps:
+                raise InputError(f"cannot tell the frame rate of {path}")
+            num = stream.frames
+            if num <= 0:  # some containers do not store it: count packets instead
+                num = sum(1 for p in container.demux(stream) if p.size)
+            has_alpha = "a" in (stream.codec_context.pix_fmt or "").replace("gray", "")
+            info = VideoInfo(
+                path=path,
+                width=stream.codec_context.width,
+                height=stream.codec_context.height,
+                fps=Fraction(fps),
+                num_frames=int(num),
+                has_audio=bool(container.streams.audio),
+                has_alpha=has_alpha
+                and (stream.codec_context.pix_fmt or "").startswith(
+                    ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
+                ),
+            )
+    except InputError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as e:
+        raise InputError(f"cannot read video {path}: {e}") from None
+    if info.num_frames <= 0 or info.width <= 0:
+        raise InputError(f"no decodable frames in {path}")
+    return info
+
+
+def _sequence_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"no image files in folder {folder}")
+    return files
+
+
+def _probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> VideoInfo:
+    files = _sequence_files(folder)
+    first = read_image(files[0])
+    return VideoInfo(
+        path=folder,
+        width=first.shape[1],
+        height=first.shape[0],
+        fps=fps,
+        num_frames=len(files),
+        has_audio=False,
+        has_alpha=first.ndim == 3 and first.shape[2] == 4,
+    )
+
+
+def read_frames(
+    path: str | Path, *, alpha: bool = False, backend: str = "auto"
+) -> Iterator[np.ndarray]:
+    """Yield frames ``(H, W, 3) uint8`` RGB (``(H, W, 4)`` RGBA with ``alpha=True``).
+
+    ``backend``: ``auto`` (decord if installed and RGB is asked for, else PyAV), ``decord``,
+    ``pyav``. A folder is read as an image sequence in name order.
+    """
+    path = Path(path)
+    if path.is_dir():
+        for f in _sequence_files(path):
+            img = read_image(f)
+            yield _to_channels(img, 4 if alpha else 3)
+        return
+    if backend not in ("auto", "decord", "pyav"):
+        raise InputError(f"unknown decode backend {backend!r} (auto, decord, pyav)")
+    if backend == "decord" or (backend == "auto" and not alpha and _has_decord()):
+        if alpha:
+            raise InputError("decord cannot decode alpha; use backend='pyav'")
+        yield from _read_decord(path)
+    else:
+        yield from _read_pyav(path, alpha)
+
+
+def _has_decord() -> bool:
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _read_decord(path: Path) -> Iterator[np.ndarray]:
+    import decord
+
+    try:
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
+    except (decord.DECORDError, RuntimeError) as e:
+        raise InputError(f"cannot decode {path}: {str(e).splitlines()[0]}") from None
+    n = len(reader)
+    for i in range(n):
+        try:
+            frame = reader.next()
+        except StopIteration:
+            return
+        except (decord.DECORDError, RuntimeError) as e:
+            raise InputError(f"cannot decode frame {i} of {path}: {e}") from None
+        yield frame.asnumpy()
+    del reader
+
+
+def _read_pyav(path: Path, alpha: bool) -> Iterator[np.ndarray]:
+    import av
+
+    fmt = "rgba" if alpha else "rgb24"
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as e:
+        raise InputError(f"cannot open {path}: {e}") from None
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format=fmt)
+        except av.error.FFmpegError as e:
+            raise InputError(f"corrupt video {path}: {e}") from None
+
+
+def _to_channels(img: np.ndarray, channels: int) -> np.ndarray:
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    if img.shape[2] == channels:
+        return img
+    if channels == 3:
+        return img[..., :3]
+    opaque = np.full(img.shape[:2] + (1,), 255, np.uint8)
+    return np.concatenate([img, opaque], axis=2)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as ``(H, W, 3|4) uint8`` RGB(A) or ``(H, W) uint8`` grey."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"image not found: {path}")
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read image {path} (corrupt or unsupported format)")
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
+    return img
+
+
+def write_image(path: str | Path, img: np.ndarray) -> None:
+    """Write ``(H, W[, 3|4]) uint8`` RGB(A) atomically (temporary name, then rename)."""
+    path = Path(path)
+    _check_parent(path)
+    tmp = partial_path(path)
+    try:
+        _encode_image(tmp, img, suffix=path.suffix or ".png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _encode_image(path: Path, img: np.ndarray, suffix: str | None = None) -> None:
+    import cv2
+
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_RGBA2BGRA)
+    ok, buf = cv2.imencode(suffix or path.suffix, img)
+    if not ok:
+        raise InputError(f"cannot encode image as {suffix or path.suffix}: {path}")
+    path.write_bytes(buf.tobytes())
+
+
+# ----------------------------------------------------------------------------- atomic paths
+
+
+def partial_path(final: Path) -> Path:
+    """The temporary name an output is written under: hidden, same folder, same suffix."""
+    return final.with_name(f".{final.name}.partial-{secrets.token_hex(4)}{final.suffix}")
+
+
+def stale_partials(final: Path) -> list[Path]:
+    """Temporary files/folders left by a killed run for ``final``."""
+    if not final.parent.is_dir():
+        return []
+    return sorted(final.parent.glob(f".{final.name}.partial-*"))
+
+
+def _check_parent(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise InputError(f"output folder does not exist: {path.parent}")
+
+
+def remove_path(p: Path) -> None:
+    if p.is_dir():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------- encode
+
+
+class VideoWriter:
+    """Write frames to an MP4 / MOV / PNG sequence; see the module docstring.
+
+    Use as a context manager: on a clean exit the file is finalised and renamed to ``path``; on
+    an exception (including Ctrl-C) the temporary output is deleted and nothing is left behind.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: Fraction | float,
+        width: int,
+        height: int,
+        *,
+        alpha: bool = False,
+        audio_from: str | Path | None = None,
+        crf: int = 18,
+        preset: str = "veryfast",
+    ):
+        self.path = Path(path)
+        self.fps = Fraction(fps).limit_denominator(1001000)
+        self.width, self.height = int(width), int(height)
+        self.alpha = alpha
+        self.audio_from = Path(audio_from) if audio_from else None
+        self.crf, self.preset = crf, preset
+        self.kind = self._kind()
+        if self.kind == "png":
+            self.final = self.path.parent if "%" in self.path.name else self.path
+            self.pattern = self.path.name if "%" in self.path.name else "%06d.png"
+        else:
+            self.final = self.path
+        _check_parent(self.final)
+        if alpha and self.kind == "h264":
+            raise InputError(f"{self.path}: H.264 has no alpha channel; use .mov or a PNG folder")
+        self.tmp = partial_path(self.final)
+        self.count = 0
+        self._container = None
+        self._audio: _AudioCopier | None = None
+
+    def _kind(self) -> str:
+        if is_sequence_path(self.path):
+            return "png"
+        suffix = self.path.suffix.lower()
+        if suffix in (".mp4", ".m4v", ".mkv"):
+            return "h264"
+        if suffix == ".mov":
+            return "prores"
+        raise InputError(f"unsupported output type {suffix!r} (use .mp4, .mov, .mkv or a folder)")
+
+    # -- context manager
+    def __enter__(self) -> VideoWriter:
+        self._open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _open(self) -> None:
+        import av
+
+        if self.kind == "png":
+            self.tmp.mkdir()
+            return
+        fmt = {"h264": "mp4", "prores": "mov"}[self.kind]
+        if self.path.suffix.lower() == ".mkv":
+            fmt = "matroska"
+        self._container = av.open(str(self.tmp), "w", format=fmt)
+        if self.kind == "h264":
+            stream = self._container.add_stream("libx264", rate=self.fps)
+            stream.pix_fmt = "yuv420p"
+            stream.width, stream.height = self.width + self.width % 2, self.height + self.height % 2
+            stream.options = {"crf": str(self.crf), "preset": self.preset}
+            if self.width % 2 or self.height % 2:
+                print(
+                    f"warning: {self.width}x{self.height} is odd; H.264 4:2:0 needs even sizes, "
+                    f"padded to {stream.width}x{stream.height}",
+                    file=sys.stderr,
+                )
+        else:
+            stream = self._container.add_stream("prores_ks", rate=self.fps)
+            stream.pix_fmt = "yuva444p10le" if self.alpha else "yuv444p10le"
+            stream.width, stream.height = self.width, self.height
+            stream.options = {"profile": "4444", "vendor": "apl0"}
+            # prores_ks with slice threads corrupts alpha rows at random (seen with FFmpeg 7 in
+            # PyAV 18): encode it single-threaded.
+            stream.thread_count = 1
+        stream.codec_context.time_base = Fraction(1) / self.fps
+        self._stream = stream
+        if self.audio_from is not None:
+            self._audio = _AudioCopier.open(self.audio_from, self._container, fmt)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one ``(H, W, 3|4) uint8`` frame (RGBA keeps its alpha where the format can)."""
+        import av
+
+        if frame.shape[0] != self.height or frame.shape[1] != self.width:
+            raise ValueError(
+                f"frame is {frame.shape[1]}x{frame.shape[0]}, writer expects "
+                f"{self.width}x{self.height}"
+            )
+        frame = np.ascontiguousarray(frame, dtype=np.uint8)
+        if self.kind == "png":
+            _encode_image(
+                self.tmp / (self.pattern % self.count), frame if self.alpha else frame[..., :3]
+            )
+            self.count += 1
+            return
+        if self.kind == "h264":
+            frame = frame[..., :3]
+            if self.width % 2 or self.height % 2:
+                frame = np.pad(frame, ((0, self.height % 2), (0, self.width % 2), (0, 0)), "edge")
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        else:
+            if self.alpha and frame.shape[2] == 3:
+                frame = np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])
+            fmt = "rgba" if self.alpha else "rgb24"
+            vf = av.VideoFrame.from_ndarray(frame if self.alpha else frame[..., :3], format=fmt)
+        vf.pts = self.count
+        vf.time_base = Fraction(1) / self.fps
+        for packet in self._stream.encode(vf):
+            self._container.mux(packet)
+        self.count += 1
+        if self._audio is not None:
+            self._audio.advance(self.count / float(self.fps))
+
+    def close(self) -> None:
+        """Flush, finish the audio, and rename the temporary output to its final name."""
+        try:
+            if self.count == 0:
+                raise InputError(f"no frames were written to {self.final}")
+            if self._container is not None:
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+                if self._audio is not None:
+                    self._audio.finish()
+                self._container.close()
+                self._container = None
+            elif self.kind == "png" and self.audio_from is not None:
+                write_audio_sidecar(self.audio_from, self.tmp / "audio.mka")
+            if self.final.exists():
+                remove_path(self.final)
+            os.replace(self.tmp, self.final)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._container = None
+        if self._audio is not None:
+            self._audio.close()
+        remove_path(self.tmp)
+
+
+class _AudioCopier:
+    """Copies (or re-encodes to AAC) the first audio stream of ``src`` into an open output,
+    interleaved with the video: :meth:`advance` muxes audio up to a time, :meth:`finish` the rest.
+    """
+
+    def __init__(self, src, in_stream, out_container, out_stream, reencode):
+        self.src, self.in_stream, self.out = src, in_stream, out_container
+        self.out_stream, self.reencode = out_stream, reencode
+        self.packets = src.demux(in_stream)
+        self.pending = None
+        self.resampler = None
+        if reencode:
+            import av
+
+            self.resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+
+    @classmethod
+    def open(cls, path: Path, out_container, out_format: str) -> _AudioCopier | None:
+        import av
+
+        try:
+            src = av.open(str(path))
+        except (av.error.FFmpegError, OSError):
+            return None
+        if not src.streams.audio:
+            src.close()
+            return None
+        in_stream = src.streams.audio[0]
+        allowed = _COPYABLE_AUDIO.get(out_format)
+        reencode = allowed is not None and in_stream.codec_context.name not in allowed
+        if reencode:
+            out_stream = out_container.add_stream("aac", rate=48000)
+            out_stream.layout = "stereo"
+            print(
+                f"note: audio codec {in_stream.codec_context.name} cannot be copied into "
+                f"{out_format}; re-encoding to AAC",
+                file=sys.stderr,
+            )
+        else:
+            out_stream = out_container.add_stream_from_template(in_stream)
+        return cls(src, in_stream, out_container, out_stream, reencode)
+
+    def _emit(self, packet) -> None:
+        if self.reencode:
+            for frame in packet.decode():
+                for rframe in self.resampler.resample(frame):
+                    for out_packet in self.out_stream.encode(rframe):
+                        self.out.mux(out_packet)
+        else:
+            packet.stream = self.out_stream
+            self.out.mux(packet)
+
+    def advance(self, until: float) -> None:
+        while True:
+            packet = self.pending or next(self.packets, None)
+            self.pending = None
+            if packet is None:
+                return
+            if packet.dts is None:  # the demuxer's flush packet
+                continue
+            if packet.pts is not None and float(packet.pts * packet.time_base) > until:
+                self.pending = packet
+                return
+            self._emit(packet)
+
+    def finish(self) -> None:
+        self.advance(float("inf"))
+        if self.reencode:
+            for rframe in self.resampler.resample(None):
+                for out_packet in self.out_stream.encode(rframe):
+                    self.out.mux(out_packet)
+            for out_packet in self.out_stream.encode(None):
+                self.out.mux(out_packet)
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.src.close()
+
+
+def write_audio_sidecar(src: Path, dest: Path) -> bool:
+    """Stream-copy the audio of ``src`` into a Matroska audio file; False if it has none."""
+    import av
+
+    if not probe(src).has_audio:
+        return False
+    with av.open(str(dest), "w", format="matroska") as out:
+        copier = _AudioCopier.open(src, out, "matroska")
+        if copier is not None:
+            copier.finish()
+    print(f"note: PNG sequences hold no audio; the audio track is in {dest.name}", file=sys.stderr)
+    return True

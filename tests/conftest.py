@@ -1,0 +1,95 @@
+"""Shared fixtures: small real clips (H.264 + AAC) written with PyAV into tmp folders."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def synthetic_greenscreen(w: int, h: int, t: float, rng: np.random.Generator | None = None):
+    """A textured disc on a shaded green screen, with soft edges and spill.
+
+    Returns ``(frame uint8 (h, w, 3), true alpha float32 (h, w))``.
+    """
+    import cv2
+
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = w * (0.5 + 0.1 * np.sin(t)), h * 0.55
+    alpha = (xx - cx) ** 2 / (0.25 * w) ** 2 + (yy - cy) ** 2 / (0.3 * h) ** 2 < 1
+    alpha = cv2.GaussianBlur(alpha.astype(np.float32), (0, 0), max(1.0, w / 200))
+    screen = np.stack([30 + 30 * xx / w, 160 + 50 * yy / h, 50 + 10 * xx / w], -1)
+    fg = np.stack([190 - 50 * yy / h, 140 + 20 * np.sin(xx / 7), 115 + 25 * xx / w], -1)
+    if rng is not None:
+        fg = fg + rng.normal(0, 6, fg.shape)
+    a = alpha[..., None]
+    img = fg * a + screen * (1 - a)
+    img[..., 1] += 100 * a[..., 0] * (1 - a[..., 0]) + 8 * a[..., 0]  # spill
+    return np.clip(img, 0, 255).astype(np.uint8), alpha
+
+
+def write_clip(
+    path: Path,
+    frames: list[np.ndarray] | None = None,
+    *,
+    n: int = 12,
+    size: tuple[int, int] = (96, 64),
+    fps: Fraction = Fraction(24),
+    audio: bool = True,
+) -> Path:
+    """Write an H.264 MP4 (+ AAC tone when ``audio``); default frames: the green-screen disc."""
+    import av
+
+    w, h = size
+    if frames is None:
+        frames = [synthetic_greenscreen(w, h, i / 5)[0] for i in range(n)]
+    n = len(frames)
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        streams = [vs]
+        if audio:
+            aus = c.add_stream("aac", rate=48000)
+            aus.layout = "mono"
+            streams.append(aus)
+            total = int(48000 * n / float(fps))
+            for k in range(0, total, 1024):
+                m = min(1024, total - k)
+                x = (0.2 * np.sin(np.arange(k, k + m) / 48000 * 2 * np.pi * 440)).astype(np.float32)
+                af = av.AudioFrame.from_ndarray(x[None], format="flt", layout="mono")
+                af.sample_rate, af.pts = 48000, k
+                for p in aus.encode(af):
+                    c.mux(p)
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            vf.pts = i
+            for p in vs.encode(vf):
+                c.mux(p)
+        for s in streams:
+            for p in s.encode(None):
+                c.mux(p)
+    return path
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    return write_clip(tmp_path / "in.mp4")
+
+
+@pytest.fixture
+def background_png(tmp_path) -> Path:
+    import cv2
+
+    yy, xx = np.mgrid[0:80, 0:120].astype(np.float32)
+    img = np.stack([200 - xx, 120 + 0 * xx, 60 + yy], -1).astype(np.uint8)
+    path = tmp_path / "bg.png"
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files a writer would leave behind if it did not clean up."""
+    return sorted(p.name for p in folder.rglob("*") if ".partial-" in p.name)

@@ -1,0 +1,165 @@
+"""End-to-end CLI runs and every bad input of the foundation issue: one line, exit 2, no output."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import leftovers, write_clip
+
+from relight_video import io
+from relight_video.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_run_writes_harmonized_clip_with_audio_and_alpha(tmp_path, clip, background_png):
+    out, fg = tmp_path / "out.mp4", tmp_path / "fg.mov"
+    r = invoke(
+        "run", clip, "-b", background_png, "-o", out, "--key", "green", "--output-alpha", fg, "-q"
+    )
+    assert r.exit_code == 0, r.output
+    src, got, fgi = io.probe(clip), io.probe(out), io.probe(fg)
+    assert (got.num_frames, got.fps, got.width, got.height) == (
+        src.num_frames,
+        src.fps,
+        src.width,
+        src.height,
+    )
+    assert got.has_audio and fgi.has_alpha and fgi.num_frames == src.num_frames
+    # the subject was composited onto the background: no green left in the output
+    frame = next(io.read_frames(out)).astype(int)
+    assert (frame[..., 1] - np.maximum(frame[..., 0], frame[..., 2]) > 40).mean() < 0.01
+    assert leftovers(tmp_path) == []
+
+
+def test_engines_differ(tmp_path, clip, background_png):
+    outs = {}
+    for engine in ("composite", "classical"):
+        out = tmp_path / f"{engine}.mp4"
+        assert (
+            invoke("run", clip, "-b", background_png, "-o", out, "--engine", engine, "-q").exit_code
+            == 0
+        )
+        outs[engine] = next(io.read_frames(out)).astype(int)
+    assert np.abs(outs["composite"] - outs["classical"]).mean() > 1.0
+
+
+def test_alpha_folder_and_png_output(tmp_path, clip, background_png):
+    info = io.probe(clip)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for i in range(info.num_frames):
+        m = np.zeros((info.height, info.width), np.uint8)
+        m[10:50, 20:70] = 255
+        io.write_image(masks / f"{i:04d}.png", m)
+    out = tmp_path / "seq"
+    r = invoke("run", clip, "-b", background_png, "-o", out, "--alpha", masks, "-q")
+    assert r.exit_code == 0, r.output
+    assert len(list(out.glob("*.png"))) == info.num_frames
+
+
+def test_image_command_rgba(tmp_path, background_png):
+    rgba = np.zeros((60, 80, 4), np.uint8)
+    rgba[..., :3] = 150
+    rgba[15:45, 20:60, 3] = 255
+    fg = tmp_path / "fg.png"
+    io.write_image(fg, rgba)
+    out = tmp_path / "o.png"
+    r = invoke("image", fg, "-b", background_png, "-o", out)
+    assert r.exit_code == 0, r.output
+    img = io.read_image(out)
+    bgfit = io.read_image(background_png)
+    assert img.shape == (60, 80, 3)
+    assert not np.array_equal(img[30, 40], bgfit[30, 40])
+
+
+def _bad_alpha_clip(tmp_path, clip, n=None, size=None):
+    info = io.probe(clip)
+    return write_clip(
+        tmp_path / "alpha.mp4",
+        n=n or info.num_frames,
+        size=size or (info.width, info.height),
+        audio=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("missing_input", "file not found"),
+        ("empty_input", "empty file"),
+        ("corrupt_input", "cannot read video"),
+        ("missing_background", "background not found"),
+        ("alpha_count", "has 5 frames, input has 12"),
+        ("alpha_size", "is 48x32, input is 96x64"),
+        ("unknown_key", "unknown config key 'nonsense'"),
+        ("bad_yaml", "bad YAML"),
+        ("missing_folder", "output folder does not exist"),
+        ("no_screen", "no green screen found"),
+    ],
+)
+def test_bad_input(tmp_path, clip, background_png, case, message):
+    out = tmp_path / "out.mp4"
+    args = [clip, "-b", background_png, "-o", out, "-q"]
+    if case == "missing_input":
+        args[0] = tmp_path / "nope.mp4"
+    elif case == "empty_input":
+        args[0] = tmp_path / "empty.mp4"
+        args[0].write_bytes(b"")
+    elif case == "corrupt_input":
+        args[0] = tmp_path / "corrupt.mp4"
+        args[0].write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
+    elif case == "missing_background":
+        args[2] = tmp_path / "nope.png"
+    elif case == "alpha_count":
+        args += ["--alpha", _bad_alpha_clip(tmp_path, clip, n=5)]
+    elif case == "alpha_size":
+        args += ["--alpha", _bad_alpha_clip(tmp_path, clip, size=(48, 32))]
+    elif case == "unknown_key":
+        args += ["--set", "nonsense=1"]
+    elif case == "bad_yaml":
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text("engine: [\n")
+        args += ["--config", cfg]
+    elif case == "missing_folder":
+        args[4] = tmp_path / "missing" / "out.mp4"
+    elif case == "no_screen":
+        grey = [np.full((64, 96, 3), 120, np.uint8)] * 4
+        args[0] = write_clip(tmp_path / "grey.mp4", grey)
+        args += ["--key", "green"]
+    r = subprocess.run(
+        [sys.executable, "-m", "relight_video.cli", "run", *map(str, args)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_interrupt_leaves_no_output(tmp_path, clip, background_png, monkeypatch):
+    from relight_video import classical
+
+    calls = {"n": 0}
+    original = classical.ClassicalEngine.harmonize
+
+    def interrupting(self, *a):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(self, *a)
+
+    monkeypatch.setattr(classical.ClassicalEngine, "harmonize", interrupting)
+    out, fg = tmp_path / "out.mp4", tmp_path / "fg.mov"
+    r = invoke("run", clip, "-b", background_png, "-o", out, "--output-alpha", fg, "-q")
+    assert r.exit_code == 130
+    assert calls["n"] == 5
+    assert not out.exists() and not fg.exists()
+    assert leftovers(tmp_path) == []

@@ -1,0 +1,46 @@
+import pytest
+
+from relight_video.config import load_run_config
+from relight_video.errors import InputError
+
+
+def test_yaml_then_set_then_flags(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("engine: composite\nclassical:\n  light_strength: 0.3\nworking_size: 128\n")
+    cfg = load_run_config(
+        p, ["classical.light_strength=0.5", "working_size=200"], engine="classical"
+    )
+    assert cfg.engine == "classical"
+    assert cfg.classical.light_strength == 0.5
+    assert cfg.working_size == 200
+    assert cfg.classical.color_strength == 0.6  # default kept
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("engin: classical\n", "unknown config key 'engin'"),
+        ("classical:\n  light: 1\n", "unknown config key 'classical.light'"),
+        ("working_size: big\n", "working_size: expected an integer"),
+        ("engine: [unclosed\n", "bad YAML"),
+        ("- a\n- b\n", "mapping at the top level"),
+        ("engine: neural\n", "engine: expected one of"),
+    ],
+)
+def test_bad_config(tmp_path, text, message):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_run_config(p)
+
+
+def test_bad_override():
+    with pytest.raises(InputError, match="unknown config key 'nope'"):
+        load_run_config(None, ["nope=1"])
+    with pytest.raises(InputError, match="key=value"):
+        load_run_config(None, ["engine"])
+
+
+def test_only_one_matte_source():
+    with pytest.raises(InputError, match="only one of"):
+        load_run_config(None, (), key="green", alpha="a.mp4")

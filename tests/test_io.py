@@ -1,0 +1,111 @@
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from conftest import leftovers, write_clip
+
+from relight_video import io
+from relight_video.errors import InputError
+
+
+def _audio_seconds(path) -> float:
+    import av
+
+    with av.open(str(path)) as c:
+        s = c.streams.audio[0]
+        total = sum(p.duration or 0 for p in c.demux(s) if p.dts is not None)
+        return float(total * s.time_base)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_round_trip_keeps_frames_fps_size_audio(tmp_path, suffix):
+    src = write_clip(tmp_path / "src.mp4", n=15, size=(64, 48), fps=Fraction(30000, 1001))
+    info = io.probe(src)
+    out = tmp_path / f"out{suffix}"
+    with io.VideoWriter(out, info.fps, info.width, info.height, audio_from=src) as w:
+        for frame in io.read_frames(src):
+            w.write(frame)
+    got = io.probe(out)
+    assert (got.width, got.height, got.num_frames) == (64, 48, 15)
+    assert got.fps == Fraction(30000, 1001)
+    assert got.has_audio
+    assert abs(_audio_seconds(out) - _audio_seconds(src)) < 0.05
+    frames = list(io.read_frames(out))
+    assert len(frames) == 15
+    # lossy but close: the first frame survives the round trip
+    first = next(io.read_frames(src))
+    assert np.abs(frames[0].astype(int) - first.astype(int)).mean() < 6
+    assert leftovers(tmp_path) == []
+
+
+def test_decord_and_pyav_agree(clip):
+    pytest.importorskip("decord")
+    a = list(io.read_frames(clip, backend="decord"))
+    b = list(io.read_frames(clip, backend="pyav"))
+    assert len(a) == len(b) == io.probe(clip).num_frames
+    assert np.abs(a[3].astype(int) - b[3].astype(int)).mean() < 2
+
+
+def test_prores_4444_alpha_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (40, 56, 4), dtype=np.uint8)
+    rgba[..., 3] = np.linspace(0, 255, 56, dtype=np.uint8)[None, :]
+    out = tmp_path / "fg.mov"
+    with io.VideoWriter(out, 25, 56, 40, alpha=True) as w:
+        for _ in range(6):
+            w.write(rgba)
+    info = io.probe(out)
+    assert info.has_alpha and info.num_frames == 6
+    # every frame: a threaded prores_ks encode once corrupted alpha rows at random
+    for back in io.read_frames(out, alpha=True):
+        assert back.shape == (40, 56, 4)
+        assert np.abs(back[..., 3].astype(int) - rgba[..., 3]).max() <= 1  # 10-bit alpha
+        assert np.abs(back[..., :3].astype(int) - rgba[..., :3]).mean() < 3
+
+
+def test_png_sequence_output_with_audio_sidecar(tmp_path, clip):
+    info = io.probe(clip)
+    out = tmp_path / "seq"
+    with io.VideoWriter(out, info.fps, info.width, info.height, audio_from=clip) as w:
+        for frame in io.read_frames(clip):
+            w.write(frame)
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == info.num_frames
+    assert io.read_image(pngs[0]).shape == (info.height, info.width, 3)
+    assert abs(_audio_seconds(out / "audio.mka") - _audio_seconds(clip)) < 0.05
+
+
+def test_odd_size_is_padded_to_even(tmp_path):
+    out = tmp_path / "odd.mp4"
+    with io.VideoWriter(out, 24, 33, 21) as w:
+        for _ in range(2):
+            w.write(np.full((21, 33, 3), 90, np.uint8))
+    info = io.probe(out)
+    assert (info.width, info.height) == (34, 22)
+    assert info.num_frames == 2
+
+
+def test_writer_exception_leaves_nothing(tmp_path):
+    out = tmp_path / "x.mp4"
+    with pytest.raises(RuntimeError), io.VideoWriter(out, 24, 32, 32) as w:
+        w.write(np.zeros((32, 32, 3), np.uint8))
+        raise RuntimeError("boom")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [(None, "file not found"), (b"", "empty file"), (b"\x00garbage" * 100, "cannot read video")],
+)
+def test_probe_bad_files(tmp_path, content, message):
+    path = tmp_path / "bad.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        io.probe(path)
+
+
+def test_missing_output_folder(tmp_path):
+    with pytest.raises(InputError, match="output folder does not exist"):
+        io.VideoWriter(tmp_path / "nope" / "x.mp4", 24, 32, 32)

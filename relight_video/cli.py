@@ -217,5 +217,18 @@ def image(
     click.echo(f"wrote {output}", err=True)
 
 
+@main.command("fetch-matte-model")
+@click.option("--dest", default=None, help="Folder to install into (default: the user data dir).")
+@click.option("--wheel", default=None, help="Use this mediapipe wheel instead of pip download.")
+def fetch_matte_model(dest, wheel):
+    """Install the person segmenter for --matte person (an install step, through pip)."""
+    from pathlib import Path
+
+    from relight_video.person_matte import install_model
+
+    path = install_model(Path(dest) if dest else None, Path(wheel) if wheel else None)
+    click.echo(f"installed {path}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -58,6 +58,7 @@ class RunConfig:
     key: str | None = None  # green | blue | auto
     alpha: str | None = None  # alpha clip / PNG folder / "self" (the clip's own alpha)
     matte: str | None = None  # person
+    matte_model: str | None = None  # selfie_segmentation.tflite (default: the installed one)
     background: str | None = None
     fit: str = "cover"
     background_loop: bool = True  # a background clip shorter than the input loops (else holds)

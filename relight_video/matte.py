@@ -52,7 +52,7 @@ def mattes(cfg: RunConfig, input_path: Path, info: io.VideoInfo) -> Iterator[tup
     elif cfg.matte == "person":
         from relight_video.person_matte import PersonMatte
 
-        segment = PersonMatte()
+        segment = PersonMatte(cfg.matte_model)
         for frame in frames:
             yield segment(frame), frame
     else:

@@ -19,7 +19,7 @@ from relight_video.errors import InputError
 # name -> "module:attribute" of a click command, imported on first use
 LAZY_COMMANDS = {
     "synth": "models.cli:synth",
-    "train": "models.cli:train",
+    "train": "models.train.cli:train",
     "eval": "relight_video.evaluate:eval_command",
     "eval-video": "relight_video.evaluate:eval_video_command",
     "bench": "relight_video.bench:bench_command",

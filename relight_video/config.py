@@ -100,18 +100,23 @@ class RunConfig:
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
     """Check/convert one YAML value against a dataclass field annotation."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, vars(typing) | globals())  # resolve PEP 563 strings
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(annotation)
         if value is None and type(None) in args:
             return None
         (annotation,) = [a for a in args if a is not type(None)]
+    if annotation is typing.Any:
+        return value
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise InputError(f"{where}: expected a mapping of settings, got {value!r}")
         return from_dict(annotation, value, where + ".")
+    if typing.get_origin(annotation) is list:
+        if isinstance(value, list):
+            (item,) = typing.get_args(annotation) or (typing.Any,)
+            return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        raise InputError(f"{where}: expected a list, got {value!r}")
     if annotation is bool:
         if isinstance(value, bool):
             return value
@@ -134,12 +139,13 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
 def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
     """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`InputError`."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)  # resolves string annotations in cls's own module
     kwargs = {}
     for key, value in data.items():
         if key not in fields:
             known = ", ".join(sorted(fields))
             raise InputError(f"unknown config key '{prefix}{key}' (known: {known})")
-        kwargs[key] = _coerce(value, fields[key].type, f"{prefix}{key}")
+        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
     return cls(**kwargs)
 
 

@@ -1,6 +1,6 @@
 """Regenerate the README's before/after picture from the bundled example.
 
-    python scripts/readme_figures.py     # runs the classical engine, writes docs/before_after.png
+python scripts/readme_figures.py     # runs the classical engine, writes docs/before_after.png
 """
 
 from __future__ import annotations

@@ -139,6 +139,22 @@ def _common_options(f):
     default=None,
     help="Pull a person matte (no green screen needed; needs the [matte] extra).",
 )
+@click.option(
+    "--matte-model",
+    default=None,
+    help="Person segmenter .tflite (default: the one fetch-matte-model installed).",
+)
+@click.option(
+    "--temporal",
+    type=click.Choice(["flow", "none"]),
+    default=None,
+    help="Diffusion engine: flow-guided video stability (default) or plain per-frame.",
+)
+@click.option(
+    "--flow-weights",
+    default=None,
+    help="RAFT weights file; use with --set temporal.flow_backend=raft_small|raft_large.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run(
     input,
@@ -154,12 +170,19 @@ def run(
     overrides,
     alpha,
     matte,
+    matte_model,
+    temporal,
+    flow_weights,
     quiet,
 ):
     """Harmonize the clip INPUT into a background and write OUTPUT (.mp4, .mov or a folder)."""
     from relight_video.config import load_run_config
     from relight_video.harmonize import harmonize_video
 
+    if temporal:
+        overrides = (*overrides, f"temporal.mode={temporal}")
+    if flow_weights:
+        overrides = (*overrides, f"temporal.flow_weights={flow_weights}")
     cfg = load_run_config(
         config_path,
         overrides,
@@ -171,6 +194,7 @@ def run(
         checkpoint=checkpoint,
         alpha=alpha,
         matte=matte,
+        matte_model=matte_model,
         background=background,
     )
     stats = harmonize_video(input, None, output, config=cfg, progress=not quiet)

@@ -42,6 +42,26 @@ class ClassicalConfig:
 
 
 @dataclass
+class DiffusionConfig:
+    """The lighting-aware diffusion engine (see :mod:`relight_video.diffusion_engine`)."""
+
+    model_size: int = 96  # long side, in px, the model runs at
+    steps: int = 8  # denoising steps (DDIM)
+
+
+@dataclass
+class TemporalConfig:
+    """Video stability for the diffusion engine (see :mod:`relight_video.temporal`)."""
+
+    mode: str = "flow"  # flow | none (plain per-frame processing)
+    fraction: float = 0.6  # share of sampling steps guided by the previous frame
+    weight: float = 0.8  # blend weight of the warped previous result
+    gain_smoothing: float = 0.5  # temporal smoothing of the detail-transfer gain
+    flow_backend: str = "dis"  # dis | raft_small | raft_large
+    flow_weights: str | None = None  # RAFT weights file (.pth / .safetensors)
+
+
+@dataclass
 class EncodeConfig:
     """Output encoding (see :mod:`relight_video.io`)."""
 
@@ -69,6 +89,8 @@ class RunConfig:
     seed: int = 0
     keying: KeyConfig = field(default_factory=KeyConfig)
     classical: ClassicalConfig = field(default_factory=ClassicalConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
 
     def validate(self) -> RunConfig:
@@ -93,6 +115,19 @@ class RunConfig:
             v = getattr(self.classical, name)
             if not 0.0 <= v <= 2.0:
                 raise InputError(f"classical.{name}: expected 0..2, got {v}")
+        if not 1 <= self.diffusion.steps <= 1000:
+            raise InputError(f"diffusion.steps: expected 1..1000, got {self.diffusion.steps}")
+        if not 16 <= self.diffusion.model_size <= 2048:
+            raise InputError(
+                f"diffusion.model_size: expected 16..2048, got {self.diffusion.model_size}"
+            )
+        if self.temporal.mode not in ("flow", "none"):
+            raise InputError(f"temporal: expected flow or none, got {self.temporal.mode!r}")
+        if self.temporal.flow_backend not in ("dis", "raft_small", "raft_large"):
+            raise InputError(
+                f"temporal.flow_backend: expected dis, raft_small or raft_large, "
+                f"got {self.temporal.flow_backend!r}"
+            )
         if not 0.0 <= self.classical.temporal_smoothing < 1.0:
             raise InputError("classical.temporal_smoothing: expected 0 <= value < 1")
         return self

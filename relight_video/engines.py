@@ -28,7 +28,21 @@ def make_engine(cfg: RunConfig) -> Engine:
     if cfg.engine == "composite":
         return CompositeEngine()
     if cfg.engine == "diffusion":
-        raise InputError(
-            "engine 'diffusion' has no trained checkpoint in this build yet; use --engine classical"
+        from relight_video.diffusion_engine import DiffusionEngine
+
+        engine = DiffusionEngine(cfg.diffusion, cfg.checkpoint, cfg.device, cfg.seed)
+        if cfg.temporal.mode == "none":
+            return engine
+        from relight_video.temporal import FlowGuidedEngine
+
+        t = cfg.temporal
+        return FlowGuidedEngine(
+            engine,
+            fraction=t.fraction,
+            weight=t.weight,
+            gain_smoothing=t.gain_smoothing,
+            backend=t.flow_backend,
+            weights=t.flow_weights,
+            device=cfg.device,
         )
     raise InputError(f"engine: expected one of {', '.join(ENGINES)}, got {cfg.engine!r}")

@@ -74,7 +74,10 @@ class FrameHarmonizer:
         t1 = time.perf_counter()
         out_s = self.engine.harmonize(fg_s, a_s, bg_s)
         t2 = time.perf_counter()
-        fg_h = apply_gain(fg, lowfreq_gain(fg_s, out_s, a_s))
+        gain = lowfreq_gain(fg_s, out_s, a_s)
+        if hasattr(self.engine, "smooth_gain"):
+            gain = self.engine.smooth_gain(gain)
+        fg_h = apply_gain(fg, gain)
         result = composite(fg_h, bg, alpha)
         t3 = time.perf_counter()
         self.stages["resize"] += t1 - t0

@@ -52,7 +52,7 @@ def build_models(cfg: TrainConfig):
     if cfg.init_checkpoint:
         from relight_video.pipeline import RelightPipeline
 
-        pipe = RelightPipeline.from_pretrained(cfg.init_checkpoint, torch_dtype=torch.float32)
+        pipe = RelightPipeline.from_pretrained(cfg.init_checkpoint, dtype=torch.float32)
         dcfg = DenoiserConfig(sample_size=m.sample_size)
         return RelightNet(pipe.unet, pipe.background_branch), getattr(pipe, "vae", None), dcfg
     if m.init_from:

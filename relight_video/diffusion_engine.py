@@ -1,0 +1,85 @@
+"""The ``diffusion`` engine: :class:`RelightPipeline` behind the engine interface.
+
+The model runs at its own small size (``diffusion.model_size``, long side, rounded to the
+UNet's multiple); its output is brought back to the working size and the usual detail transfer
+carries the change to full resolution. A clip shares one seeded initial noise for every frame
+(DESIGN.md, "Temporal consistency" step 1); :meth:`reset` draws it anew for the next clip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from relight_video.config import DiffusionConfig
+from relight_video.errors import InputError
+
+BUNDLED = Path(__file__).resolve().parent / "assets" / "relight-small"
+
+
+def load_pipeline(checkpoint: str | Path | None, device: str = "cpu"):
+    """Load a ``RelightPipeline`` folder (default: the bundled checkpoint) in float32."""
+    import torch
+    from diffusers.utils import logging as diffusers_logging
+
+    from relight_video.pipeline import RelightPipeline
+
+    diffusers_logging.disable_progress_bar()
+    path = Path(checkpoint) if checkpoint else BUNDLED
+    if not (path / "model_index.json").is_file():
+        raise InputError(f"checkpoint not found: {path} (expected a folder with model_index.json)")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} asked for, but no CUDA device is available")
+    try:
+        pipe = RelightPipeline.from_pretrained(path, dtype=torch.float32)
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+class DiffusionEngine:
+    name = "diffusion"
+
+    def __init__(
+        self,
+        cfg: DiffusionConfig,
+        checkpoint: str | None = None,
+        device: str = "cpu",
+        seed: int = 0,
+    ):
+        self.cfg, self.seed, self.device = cfg, seed, device
+        self.pipe = load_pipeline(checkpoint, device)
+        self.multiple = 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
+        self.reset()
+
+    def reset(self) -> None:
+        self._noise = None
+        self.x0_hook = None  # set by the temporal loop
+
+    def model_size(self, w: int, h: int) -> tuple[int, int]:
+        s = self.cfg.model_size / max(w, h)
+        m = self.multiple
+        return max(m, round(w * s / m) * m), max(m, round(h * s / m) * m)
+
+    def harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
+        """``(h, w, 3) float32`` sRGB in [0, 1] + alpha → harmonized foreground, same size."""
+        import cv2
+        import torch
+
+        h, w = fg.shape[:2]
+        mw, mh = self.model_size(w, h)
+        small = [cv2.resize(x, (mw, mh), interpolation=cv2.INTER_AREA) for x in (fg, alpha, bg)]
+        if self._noise is None or self._noise.shape[-2:] != (mh, mw):
+            g = torch.Generator().manual_seed(self.seed)
+            self._noise = torch.randn((1, 3, mh, mw), generator=g)
+        out = self.pipe(
+            *small,
+            num_inference_steps=self.cfg.steps,
+            latents=self._noise.clone(),
+            x0_hook=self.x0_hook,
+        )[0]
+        # the change the model made, brought back to the working size
+        change = cv2.resize(out - small[0], (w, h), interpolation=cv2.INTER_LINEAR)
+        return np.clip(fg + change, 0.0, 1.0)

@@ -1,0 +1,144 @@
+"""Temporal consistency for the diffusion engine (DESIGN.md, "Temporal consistency").
+
+1. Shared noise: the engine draws one seeded initial noise per clip.
+2. Flow: forward and backward flow between consecutive *input* frames at working resolution
+   (:func:`relight_video.flow.flow_pair`; DIS by default, RAFT from a local weights file), with
+   the forward–backward occlusion test of Sundaram, Brox & Keutzer (ECCV 2010).
+3. Guidance: during the first ``fraction`` of the sampling steps the predicted clean residual
+   ``x0`` is blended with the previous frame's final ``x0`` warped into this frame, on foreground
+   pixels the occlusion test marks visible (the cross-frame constraint of Rerender-A-Video, Yang
+   et al. SIGGRAPH Asia 2023, applied to x0 as in its "shape-aware fusion"); the rest of the
+   frame, and the later steps, denoise freely.
+4. The low-frequency gain of the detail transfer is also smoothed over time by the same warp.
+
+Only the previous input frame, its final ``x0`` and gain are kept: memory is flat in clip length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from relight_video.errors import InputError
+
+
+@dataclass
+class TemporalState:
+    frame: np.ndarray  # (h, w, 3) uint8, previous input at working size
+    x0: object | None = None  # torch (1, C, mh, mw), previous final clean residual
+    gain: np.ndarray | None = None  # (h, w, 3) previous low-frequency gain
+
+
+def _resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``(2, h, w)`` flow → ``(2, H, W)`` at ``size = (W, H)``, vectors rescaled."""
+    import cv2
+
+    _, h, w = flow.shape
+    W, H = size
+    fx = cv2.resize(flow[0], (W, H), interpolation=cv2.INTER_LINEAR) * (W / w)
+    fy = cv2.resize(flow[1], (W, H), interpolation=cv2.INTER_LINEAR) * (H / h)
+    return np.stack([fx, fy]).astype(np.float32)
+
+
+class FlowGuidedEngine:
+    """Wraps an engine that accepts an ``x0_hook`` (the diffusion engine) with flow guidance.
+
+    Args:
+        engine: the wrapped engine (``harmonize``, ``reset``, ``x0_hook``, ``model_size``).
+        fraction: share of the sampling steps during which x0 is fused (0..1).
+        weight: blend weight of the warped previous x0 on visible foreground pixels (0..1).
+        gain_smoothing: weight of the warped previous gain in the detail transfer (0..1).
+        backend / weights: optical flow backend (``dis``, ``raft_small``, ``raft_large``).
+    """
+
+    def __init__(
+        self,
+        engine,
+        *,
+        fraction: float = 0.6,
+        weight: float = 0.8,
+        gain_smoothing: float = 0.5,
+        backend: str = "dis",
+        weights: str | None = None,
+        device: str = "cpu",
+    ):
+        if not hasattr(engine, "x0_hook"):
+            raise InputError(f"temporal guidance needs the diffusion engine, not {engine.name!r}")
+        for name, v in (
+            ("fraction", fraction),
+            ("weight", weight),
+            ("gain_smoothing", gain_smoothing),
+        ):
+            if not 0.0 <= v <= 1.0:
+                raise InputError(f"temporal.{name}: expected 0..1, got {v}")
+        self.engine, self.name = engine, engine.name
+        self.fraction, self.weight, self.gain_smoothing = fraction, weight, gain_smoothing
+        self.backend, self.weights, self.device = backend, weights, device
+        self.state: TemporalState | None = None
+        self._flow_ws = None  # backward flow at working size: current frame -> previous frame
+        self._visible_ws = None
+
+    def reset(self) -> None:
+        self.engine.reset()
+        self.state = None
+
+    def harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
+        """Same contract as the wrapped engine, with guidance from the previous frame."""
+        import torch
+
+        from relight_video.flow import flow_pair, warp
+
+        frame = (np.clip(fg, 0, 1) * 255 + 0.5).astype(np.uint8)
+        h, w = frame.shape[:2]
+        mw, mh = self.engine.model_size(w, h)
+        hook = None
+        self._flow_ws = None
+        if self.state is not None and self.state.x0 is not None:
+            # flow from this frame to the previous one, to pull the previous result here
+            fwd, bwd, visible = flow_pair(
+                frame,
+                self.state.frame,
+                backend=self.backend,
+                weights=self.weights,
+                device=self.device,
+            )
+            self._flow_ws, self._visible_ws = fwd, visible & (alpha > 0.5)
+            import cv2
+
+            flow_m = torch.from_numpy(_resize_flow(fwd, (mw, mh)))[None]
+            vis_m = cv2.resize(
+                self._visible_ws.astype(np.float32), (mw, mh), interpolation=cv2.INTER_AREA
+            )
+            mask = torch.from_numpy(vis_m)[None, None] * self.weight
+            prev = warp(self.state.x0, flow_m)
+            n_guided = self.fraction
+
+            def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
+                if i < n_guided * n:
+                    x0 = x0 * (1 - mask) + prev.to(x0.dtype) * mask
+                self._last_x0 = x0
+                return x0
+        else:
+
+            def hook(i: int, n: int, x0):
+                self._last_x0 = x0
+                return x0
+
+        self.engine.x0_hook = hook
+        out = self.engine.harmonize(fg, alpha, bg)
+        self.state = TemporalState(frame=frame, x0=self._last_x0.detach().clone())
+        return out
+
+    def smooth_gain(self, gain: np.ndarray) -> np.ndarray:
+        """Blend this frame's detail-transfer gain with the previous one warped here."""
+        from relight_video.flow import warp
+
+        prev = None if self.state is None else self.state.gain
+        if prev is not None and self._flow_ws is not None and prev.shape == gain.shape:
+            warped = warp(prev, self._flow_ws)
+            k = self.gain_smoothing * self._visible_ws[..., None].astype(np.float32)
+            gain = gain * (1 - k) + warped * k
+        if self.state is not None:
+            self.state.gain = gain
+        return gain

@@ -155,6 +155,7 @@ def _common_options(f):
     default=None,
     help="RAFT weights file; use with --set temporal.flow_backend=raft_small|raft_large.",
 )
+@click.option("--keyframes", default=None, help="Keyframed lighting YAML (see README).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run(
     input,
@@ -173,6 +174,7 @@ def run(
     matte_model,
     temporal,
     flow_weights,
+    keyframes,
     quiet,
 ):
     """Harmonize the clip INPUT into a background and write OUTPUT (.mp4, .mov or a folder)."""
@@ -195,6 +197,7 @@ def run(
         alpha=alpha,
         matte=matte,
         matte_model=matte_model,
+        keyframes=keyframes,
         background=background,
     )
     stats = harmonize_video(input, None, output, config=cfg, progress=not quiet)

@@ -57,10 +57,11 @@ class FrameHarmonizer:
         self._plate_s: np.ndarray | None = None
 
     def __call__(
-        self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray
+        self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, lighting=None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``fg, bg (H, W, 3) uint8``, ``alpha (H, W) float32`` → (composite, harmonized fg),
-        both ``(H, W, 3) uint8``."""
+        both ``(H, W, 3) uint8``. ``lighting`` (:class:`keyframes.Lighting`) changes the light
+        the engine reads from the plate, not the visible plate."""
         import cv2
 
         t0 = time.perf_counter()
@@ -69,7 +70,7 @@ class FrameHarmonizer:
             self._plate = bg
             self._plate_s = cv2.resize(bg, self.size, interpolation=cv2.INTER_AREA)
             self._plate_s = self._plate_s.astype(np.float32) / 255.0
-        bg_s = self._plate_s
+        bg_s = self._plate_s if lighting is None else lighting.apply_to_plate(self._plate_s)
         a_s = cv2.resize(alpha, self.size, interpolation=cv2.INTER_AREA)
         t1 = time.perf_counter()
         out_s = self.engine.harmonize(fg_s, a_s, bg_s)
@@ -134,7 +135,23 @@ def harmonize_video(
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     info = io.probe(input_path)
     check_paths(input_path, [output_path, alpha_out])
-    bg = Background(cfg.background, info.width, info.height, fit=cfg.fit, loop=cfg.background_loop)
+    keys = None
+    if cfg.keyframes:
+        from relight_video.keyframes import Keyframes
+
+        keys = Keyframes.load(cfg.keyframes, float(info.fps), info.num_frames)
+        if any("env_map" in k.values for k in keys.keys):
+            raise InputError(
+                "keyframes: env_map keys need a stage-2 checkpoint (not in this build)"
+            )
+    backgrounds = {cfg.background}
+    if keys:
+        backgrounds |= {k.values["background"] for k in keys.keys if "background" in k.values}
+    plates = {
+        path: Background(path, info.width, info.height, fit=cfg.fit, loop=cfg.background_loop)
+        for path in backgrounds
+    }
+    plates = {path: source.frames() for path, source in plates.items()}
     engine = make_engine(cfg)
     engine.reset()
     harmonizer = FrameHarmonizer(engine, info.width, info.height, cfg.working_size)
@@ -166,10 +183,18 @@ def harmonize_video(
         )
         sources = mattes(cfg, input_path, info)
         t = time.perf_counter()
-        for (alpha, fg), plate in zip(sources, bg.frames()):
+        for i, (alpha, fg) in enumerate(sources):
+            frame_plates = {path: next(it) for path, it in plates.items()}
+            light = keys.at(i) if keys else None
+            plate = frame_plates[(light and light.background) or cfg.background]
+            if light is not None and light.background_next is not None:
+                other = frame_plates[light.background_next]
+                plate = composite(
+                    other, plate, np.full(plate.shape[:2], light.background_mix, np.float32)
+                )
             t_dec = time.perf_counter()
             stats.stages["decode+matte"] += t_dec - t
-            result, fg_h = harmonizer(fg, alpha, plate)
+            result, fg_h = harmonizer(fg, alpha, plate, lighting=light)
             t_enc = time.perf_counter()
             writer.write(result)
             if fg_writer is not None:

@@ -1,0 +1,242 @@
+"""Keyframed lighting: what the light does over time, interpolated between keys.
+
+A keyframe file is a YAML list (or a mapping with ``keys:``) of keys::
+
+    - {frame: 0, temperature_k: 6500, intensity: 1.0}
+    - {time: "00:00:02.5", temperature_k: 2800, intensity: 0.7, yaw_deg: -40,
+       interpolation: smooth}
+    - {frame: 120, background: plates/night.png, interpolation: hold}
+
+Each key has a time (``frame`` or ``time`` as ``HH:MM:SS.s`` / seconds) and any of
+``background`` (image or clip), ``env_map`` (HDR map, needs a stage-2 checkpoint), ``yaw_deg``,
+``intensity``, ``temperature_k``, ``tint`` and ``interpolation`` (``linear``, ``smooth``,
+``hold``: how the segment *into* this key moves). Values not given are carried from the previous
+key. Between keys numbers are interpolated and backgrounds cross-faded, never popped.
+
+The lighting acts on the *conditioning* (the plate the engine reads light from), not on the
+visible background: ``intensity`` scales it, ``temperature_k`` white-balances it with the colour
+of a black body at that temperature (relative to 6500 K), ``tint`` shifts it along green–magenta,
+``yaw_deg`` turns the light around the subject (an env map is rotated exactly; a plate, which
+covers about ±60° of view, is rolled horizontally by the same angle).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from relight_video.errors import InputError
+
+KEY_FIELDS = {
+    "frame",
+    "time",
+    "background",
+    "env_map",
+    "yaw_deg",
+    "intensity",
+    "temperature_k",
+    "tint",
+    "interpolation",
+}
+NUMERIC = ("yaw_deg", "intensity", "temperature_k", "tint")
+INTERPOLATIONS = ("linear", "smooth", "hold")
+PLATE_FOV_DEG = 120.0  # horizontal field a plate is taken to cover (lighting.background_sh)
+
+
+@dataclass
+class Lighting:
+    """The lighting at one instant."""
+
+    intensity: float = 1.0
+    temperature_k: float = 6500.0
+    tint: float = 0.0
+    yaw_deg: float = 0.0
+    background: str | None = None  # the plate in force (None: the run's background)
+    background_next: str | None = None  # cross-fading towards this plate...
+    background_mix: float = 0.0  # ...by this much (0..1)
+    env_map: str | None = None
+
+    def colour(self) -> np.ndarray:
+        """RGB multiplier ``(3,)`` for intensity, temperature and tint."""
+        rgb = blackbody_rgb(self.temperature_k) / blackbody_rgb(6500.0)
+        rgb = rgb / rgb[1] if rgb[1] > 0 else rgb
+        tint = np.array([1 + 0.15 * self.tint, 1 - 0.15 * self.tint, 1 + 0.15 * self.tint])
+        return (self.intensity * rgb * tint).astype(np.float32)
+
+    def apply_to_plate(self, plate: np.ndarray) -> np.ndarray:
+        """Conditioning plate ``(h, w, 3) float32`` sRGB in [0, 1] under this lighting."""
+        from relight_video.lighting import linear_to_srgb, srgb_to_linear
+
+        lin = srgb_to_linear(plate) * self.colour()
+        if self.yaw_deg:
+            shift = int(round(self.yaw_deg / PLATE_FOV_DEG * plate.shape[1]))
+            lin = np.roll(lin, shift, axis=1)
+        return linear_to_srgb(lin)
+
+
+def blackbody_rgb(kelvin: float) -> np.ndarray:
+    """Approximate sRGB colour of a black body (Tanner Helland's fit to Mitchell Charity's
+    blackbody table, 1000–40000 K), linearised, ``(3,)`` in [0, 1]."""
+    t = min(max(kelvin, 1000.0), 40000.0) / 100.0
+    r = 255.0 if t <= 66 else 329.698727446 * (t - 60) ** -0.1332047592
+    if t <= 66:
+        g = 99.4708025861 * math.log(t) - 161.1195681661
+    else:
+        g = 288.1221695283 * (t - 60) ** -0.0755148492
+    if t >= 66:
+        b = 255.0
+    elif t <= 19:
+        b = 0.0
+    else:
+        b = 138.5177312231 * math.log(t - 10) - 305.0447927307
+    srgb = np.clip(np.array([r, g, b]) / 255.0, 0, 1)
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+@dataclass
+class Key:
+    frame: int
+    values: dict = field(default_factory=dict)
+    interpolation: str = "linear"
+
+
+def parse_time(value, fps: float, where: str) -> int:
+    """``frame: 12`` / ``time: 2.5`` / ``time: "00:01:02.5"`` → a frame index."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(round(float(value) * fps))
+    m = re.fullmatch(r"(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)", str(value).strip())
+    if not m:
+        raise InputError(f"{where}: bad time {value!r} (use seconds or HH:MM:SS.s)")
+    parts = [float(x) for x in m.groups() if x is not None]
+    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    return int(round(seconds * fps))
+
+
+class Keyframes:
+    """A sorted list of keys; :meth:`at` gives the :class:`Lighting` at a frame."""
+
+    def __init__(self, keys: list[Key]):
+        if not keys:
+            raise InputError("keyframes: no keys")
+        self.keys = sorted(keys, key=lambda k: k.frame)
+        frames = [k.frame for k in self.keys]
+        if len(set(frames)) != len(frames):
+            raise InputError("keyframes: two keys at the same frame")
+
+    @classmethod
+    def load(cls, path: str | Path, fps: float, num_frames: int | None = None) -> Keyframes:
+        from relight_video.config import read_yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"keyframes file not found: {path}")
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise InputError(f"bad YAML in {path}: {getattr(e, 'problem', e)}") from None
+        if isinstance(data, dict):
+            data = read_yaml(path)
+            extra = set(data) - {"keys"}
+            if extra:
+                raise InputError(f"{path}: unknown top-level key(s) {sorted(extra)}; use 'keys'")
+            data = data.get("keys")
+        if not isinstance(data, list):
+            raise InputError(f"{path}: expected a list of keys")
+        return cls.from_list(data, fps, num_frames, base=path.parent, where=str(path))
+
+    @classmethod
+    def from_list(
+        cls,
+        items: list[dict],
+        fps: float,
+        num_frames: int | None = None,
+        base: Path | None = None,
+        where: str = "keyframes",
+    ) -> Keyframes:
+        keys = []
+        for i, item in enumerate(items):
+            w = f"{where}: key {i + 1}"
+            if not isinstance(item, dict):
+                raise InputError(f"{w}: expected a mapping, got {item!r}")
+            unknown = set(item) - KEY_FIELDS
+            if unknown:
+                raise InputError(
+                    f"{w}: unknown key(s) {sorted(unknown)} "
+                    f"(known: {', '.join(sorted(KEY_FIELDS))})"
+                )
+            if ("frame" in item) == ("time" in item):
+                raise InputError(f"{w}: give exactly one of 'frame' or 'time'")
+            if "frame" in item:
+                if not isinstance(item["frame"], int) or isinstance(item["frame"], bool):
+                    raise InputError(f"{w}: frame must be an integer, got {item['frame']!r}")
+                frame = item["frame"]
+            else:
+                frame = parse_time(item["time"], fps, w)
+            if frame < 0 or (num_frames is not None and frame >= num_frames):
+                limit = f" (the clip has {num_frames} frames)" if num_frames else ""
+                raise InputError(f"{w}: frame {frame} is out of range{limit}")
+            interp = item.get("interpolation", "linear")
+            if interp not in INTERPOLATIONS:
+                raise InputError(f"{w}: interpolation must be one of {', '.join(INTERPOLATIONS)}")
+            values = {}
+            for name in NUMERIC:
+                if name in item:
+                    v = item[name]
+                    if not isinstance(v, (int, float)) or isinstance(v, bool):
+                        raise InputError(f"{w}: {name} must be a number, got {v!r}")
+                    values[name] = float(v)
+            if values.get("intensity", 1.0) < 0:
+                raise InputError(f"{w}: intensity must be >= 0")
+            if "temperature_k" in values and not 1000 <= values["temperature_k"] <= 40000:
+                raise InputError(f"{w}: temperature_k must be within 1000..40000")
+            for name in ("background", "env_map"):
+                if name in item:
+                    p = Path(item[name])
+                    p = p if p.is_absolute() or base is None else base / p
+                    if not p.exists():
+                        raise InputError(f"{w}: {name} not found: {p}")
+                    values[name] = str(p)
+            keys.append(Key(frame, values, interp))
+        return cls(keys)
+
+    def _resolved(self) -> list[Lighting]:
+        """Each key's full lighting (values carried forward from earlier keys)."""
+        out, current = [], Lighting()
+        for k in self.keys:
+            current = replace(current, **k.values)
+            out.append(current)
+        return out
+
+    def at(self, frame: int) -> Lighting:
+        """The lighting at ``frame`` (before the first key: the first key's; after the last:
+        the last key's)."""
+        resolved = self._resolved()
+        if frame <= self.keys[0].frame:
+            return resolved[0]
+        for i in range(1, len(self.keys)):
+            k0, k1 = self.keys[i - 1], self.keys[i]
+            if frame < k1.frame:
+                u = (frame - k0.frame) / (k1.frame - k0.frame)
+                return blend(resolved[i - 1], resolved[i], u, k1.interpolation)
+        return resolved[-1]
+
+
+def blend(a: Lighting, b: Lighting, u: float, interpolation: str) -> Lighting:
+    """Lighting between keys ``a`` (u=0) and ``b`` (u=1)."""
+    if interpolation == "hold":
+        return a
+    if interpolation == "smooth":
+        u = u * u * (3 - 2 * u)  # smoothstep
+    mixed = {n: (1 - u) * getattr(a, n) + u * getattr(b, n) for n in NUMERIC}
+    out = replace(a, **mixed)
+    if a.background != b.background:
+        out = replace(out, background_next=b.background, background_mix=u)
+    if a.env_map != b.env_map:
+        out = replace(out, env_map=b.env_map if u >= 0.5 else a.env_map)
+    return out

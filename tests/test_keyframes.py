@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from relight_video import io
+from relight_video.cli import main
+from relight_video.errors import InputError
+from relight_video.keyframes import Keyframes, Lighting, blackbody_rgb, parse_time
+
+
+def kf(items, fps=24, n=100):
+    return Keyframes.from_list(items, fps, n)
+
+
+def test_values_at_and_between_keys():
+    k = kf(
+        [
+            {"frame": 0, "intensity": 1.0, "yaw_deg": 0},
+            {"frame": 10, "intensity": 0.5, "yaw_deg": 90},
+            {"frame": 20, "intensity": 2.0, "interpolation": "hold"},
+            {"frame": 30, "intensity": 1.0, "interpolation": "smooth"},
+        ]
+    )
+    assert k.at(0).intensity == 1.0 and k.at(-5).intensity == 1.0
+    assert k.at(5).intensity == pytest.approx(0.75)  # linear halfway
+    assert k.at(5).yaw_deg == pytest.approx(45)
+    assert k.at(10).intensity == pytest.approx(0.5)
+    assert k.at(15).intensity == pytest.approx(0.5)  # hold into the key at 20
+    assert k.at(20).intensity == pytest.approx(2.0)
+    assert k.at(20).yaw_deg == pytest.approx(90)  # carried forward
+    assert k.at(22).intensity == pytest.approx(2.0 - 1.0 * (0.2**2 * (3 - 0.4)))  # smoothstep
+    assert k.at(25).intensity == pytest.approx(1.5)  # smoothstep(0.5) = 0.5
+    assert k.at(99).intensity == pytest.approx(1.0)
+
+
+def test_time_codes():
+    assert parse_time("00:00:02.5", 24, "k") == 60
+    assert parse_time("01:00.0", 10, "k") == 600
+    assert parse_time(1.5, 30, "k") == 45
+    k = kf([{"time": "00:00:01.0", "intensity": 0.2}, {"frame": 0, "intensity": 1.0}])
+    assert [key.frame for key in k.keys] == [0, 24]
+
+
+def test_temperature_warms_and_cools():
+    warm = Lighting(temperature_k=2500).colour()
+    cool = Lighting(temperature_k=12000).colour()
+    assert warm[0] > warm[2] and cool[2] > cool[0]
+    assert np.allclose(Lighting().colour(), 1.0, atol=1e-6)
+    assert np.all(blackbody_rgb(6500) > 0.9)
+
+
+@pytest.mark.parametrize(
+    "items,message",
+    [
+        ([{"frame": 0, "brightness": 2}], "unknown key"),
+        ([{"intensity": 2}], "exactly one of 'frame' or 'time'"),
+        ([{"frame": 500}], "out of range"),
+        ([{"frame": -1}], "out of range"),
+        ([{"frame": 0, "interpolation": "cubic"}], "interpolation must be"),
+        ([{"frame": 0, "intensity": "high"}], "must be a number"),
+        ([{"frame": 0, "temperature_k": 100}], "temperature_k"),
+        ([{"frame": 0}, {"frame": 0}], "same frame"),
+        ([{"frame": 0, "background": "nope.png"}], "background not found"),
+        ([{"time": "soon"}], "bad time"),
+        ([], "no keys"),
+    ],
+)
+def test_bad_keyframes(items, message):
+    with pytest.raises(InputError, match=message):
+        kf(items)
+
+
+def test_bad_keyframe_file(tmp_path):
+    p = tmp_path / "k.yaml"
+    p.write_text("- {frame: 0\n")
+    with pytest.raises(InputError, match="bad YAML"):
+        Keyframes.load(p, 24)
+    p.write_text("keys: [{frame: 0}]\nextra: 1\n")
+    with pytest.raises(InputError, match="unknown top-level"):
+        Keyframes.load(p, 24)
+
+
+def test_run_with_keyframes_changes_light_over_time(tmp_path, clip, background_png):
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("- {frame: 0, temperature_k: 6500}\n- {frame: 11, temperature_k: 2000}\n")
+    out = tmp_path / "out.mp4"
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(clip),
+            "-b",
+            str(background_png),
+            "-o",
+            str(out),
+            "--keyframes",
+            str(keys),
+            "-q",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    frames = list(io.read_frames(out))
+    plain = tmp_path / "plain.mp4"
+    CliRunner().invoke(main, ["run", str(clip), "-b", str(background_png), "-o", str(plain), "-q"])
+    ref = list(io.read_frames(plain))
+    # first frame: same light; last frame: the subject is warmer (red up, blue down)
+    centre = (slice(25, 40), slice(40, 56))
+    d0 = frames[0][centre].astype(int) - ref[0][centre].astype(int)
+    d1 = frames[-1][centre].astype(int) - ref[-1][centre].astype(int)
+    assert np.abs(d0).mean() < 2
+    assert d1[..., 0].mean() - d1[..., 2].mean() > 5

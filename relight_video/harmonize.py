@@ -105,6 +105,7 @@ def harmonize_video(
     *,
     config: RunConfig | None = None,
     progress: bool = True,
+    keyframes=None,
     **options,
 ) -> RunStats:
     """Harmonize a clip into a background and write it.
@@ -116,6 +117,8 @@ def harmonize_video(
         config: a :class:`RunConfig`; ``options`` override its fields (``engine="classical"``,
             ``key="green"``, ``alpha="mask/"``, ...).
         progress: show a tqdm bar.
+        keyframes: a keyframe YAML path, a :class:`keyframes.Keyframes`, or a list of key dicts
+            (``[{"frame": 0, "temperature_k": 6500}, {"time": 4.0, "temperature_k": 2500}]``).
 
     Returns:
         :class:`RunStats` with the frame count, wall time and per-stage seconds.
@@ -135,15 +138,17 @@ def harmonize_video(
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     info = io.probe(input_path)
     check_paths(input_path, [output_path, alpha_out])
-    keys = None
-    if cfg.keyframes:
-        from relight_video.keyframes import Keyframes
+    from relight_video.keyframes import Keyframes
 
-        keys = Keyframes.load(cfg.keyframes, float(info.fps), info.num_frames)
-        if any("env_map" in k.values for k in keys.keys):
-            raise InputError(
-                "keyframes: env_map keys need a stage-2 checkpoint (not in this build)"
-            )
+    keys = None
+    if isinstance(keyframes, Keyframes):
+        keys = keyframes
+    elif isinstance(keyframes, list):
+        keys = Keyframes.from_list(keyframes, float(info.fps), info.num_frames)
+    elif keyframes is not None or cfg.keyframes:
+        keys = Keyframes.load(keyframes or cfg.keyframes, float(info.fps), info.num_frames)
+    if keys is not None and any("env_map" in k.values for k in keys.keys):
+        raise InputError("keyframes: env_map keys need a stage-2 checkpoint (not in this build)")
     backgrounds = {cfg.background}
     if keys:
         backgrounds |= {k.values["background"] for k in keys.keys if "background" in k.values}

@@ -73,9 +73,24 @@ class Lighting:
 
         lin = srgb_to_linear(plate) * self.colour()
         if self.yaw_deg:
-            shift = int(round(self.yaw_deg / PLATE_FOV_DEG * plate.shape[1]))
-            lin = np.roll(lin, shift, axis=1)
+            lin = turn_plate(lin, self.yaw_deg)
         return linear_to_srgb(lin)
+
+
+def turn_plate(plate: np.ndarray, yaw_deg: float) -> np.ndarray:
+    """Turn the light a plate implies by ``yaw_deg`` (positive: towards image right).
+
+    The plate is the ``PLATE_FOV_DEG`` window of a panorama whose unseen rest holds the plate's
+    mean radiance; the panorama is turned and the same window cut again, so the plate's bright
+    regions slide out of view on one side while the mean slides in on the other.
+    """
+    h, w = plate.shape[:2]
+    shift = int(round(np.clip(yaw_deg / PLATE_FOV_DEG, -1, 1) * w))
+    mean = plate.reshape(-1, plate.shape[2]).mean(axis=0)
+    pano = np.empty((h, 3 * w, plate.shape[2]), plate.dtype)
+    pano[:] = mean
+    pano[:, w : 2 * w] = plate
+    return np.ascontiguousarray(pano[:, w - shift : 2 * w - shift])
 
 
 def blackbody_rgb(kelvin: float) -> np.ndarray:

@@ -82,7 +82,7 @@ class RunConfig:
     background: str | None = None
     fit: str = "cover"
     background_loop: bool = True  # a background clip shorter than the input loops (else holds)
-    working_size: int = 256  # long side, in px, of the resolution the engine works at
+    working_size: int = 128  # long side, in px, of the resolution the engine works at
     output_alpha: str | None = None
     keyframes: str | None = None  # keyframed lighting YAML (see relight_video.keyframes)
     checkpoint: str | None = None

@@ -24,7 +24,7 @@ import numpy as np
 from relight_video import io
 from relight_video.background import Background
 from relight_video.config import RunConfig, load_run_config
-from relight_video.detail import apply_gain, composite, lowfreq_gain
+from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain
 from relight_video.engines import Engine, make_engine
 from relight_video.errors import InputError
 
@@ -62,16 +62,14 @@ class FrameHarmonizer:
         """``fg, bg (H, W, 3) uint8``, ``alpha (H, W) float32`` → (composite, harmonized fg),
         both ``(H, W, 3) uint8``. ``lighting`` (:class:`keyframes.Lighting`) changes the light
         the engine reads from the plate, not the visible plate."""
-        import cv2
 
         t0 = time.perf_counter()
-        fg_s = cv2.resize(fg, self.size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        fg_s = downscale(fg, self.size).astype(np.float32) / 255.0
         if bg is not self._plate:  # a still background is resized once, and stays one object
             self._plate = bg
-            self._plate_s = cv2.resize(bg, self.size, interpolation=cv2.INTER_AREA)
-            self._plate_s = self._plate_s.astype(np.float32) / 255.0
+            self._plate_s = downscale(bg, self.size).astype(np.float32) / 255.0
         bg_s = self._plate_s if lighting is None else lighting.apply_to_plate(self._plate_s)
-        a_s = cv2.resize(alpha, self.size, interpolation=cv2.INTER_AREA)
+        a_s = downscale(alpha, self.size)
         t1 = time.perf_counter()
         out_s = self.engine.harmonize(fg_s, a_s, bg_s)
         t2 = time.perf_counter()
@@ -85,6 +83,96 @@ class FrameHarmonizer:
         self.stages["model"] += t2 - t1
         self.stages["detail"] += t3 - t2
         return result, fg_h
+
+
+class Prefetch:
+    """Runs an iterator (decode + matte) on a worker thread, ``depth`` items ahead, so decoding
+    and keying (OpenCV/FFmpeg release the GIL) overlap the engine's work on the previous frame.
+    Exceptions from the iterator are re-raised in the consumer."""
+
+    _DONE = object()
+
+    def __init__(self, iterator, depth: int = 2):
+        import queue
+        import threading
+
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(iterator,), daemon=True)
+        self.thread.start()
+
+    def _run(self, iterator) -> None:
+        import queue
+
+        try:
+            for item in iterator:
+                while not self.stop.is_set():
+                    try:
+                        self.queue.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self.stop.is_set():
+                    return
+            self.queue.put((True, self._DONE))
+        except BaseException as e:  # handed to the consumer
+            self.queue.put((False, e))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self):
+        while True:
+            ok, item = self.queue.get()
+            if not ok:
+                raise item
+            if item is self._DONE:
+                return
+            yield item
+
+    def __enter__(self) -> Prefetch:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stop.set()
+        while self.thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                self.queue.get_nowait()
+            except Exception:
+                self.thread.join(timeout=0.05)
+
+
+class BackgroundEncoder:
+    """Runs frame writes on one worker thread, at most ``depth`` frames behind, so x264/ProRes
+    encoding (which releases the GIL) overlaps the next frame's work. Errors surface in the
+    caller at the next :meth:`submit` or at exit; on an exception queued writes are dropped."""
+
+    def __init__(self, depth: int = 2):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
+        self.pending = deque()
+        self.depth = depth
+
+    def submit(self, fn, *args) -> None:
+        self.pending.append(self.pool.submit(fn, *args))
+        while len(self.pending) > self.depth:
+            self.pending.popleft().result()
+
+    def __enter__(self) -> BackgroundEncoder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            try:
+                while self.pending:
+                    self.pending.popleft().result()
+            finally:
+                self.pool.shutdown(wait=True)
+        else:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def check_paths(input_path: Path, outputs: list[Path | None]) -> None:
@@ -186,7 +274,8 @@ def harmonize_video(
         bar = stack.enter_context(
             tqdm(total=info.num_frames, unit="frame", disable=not progress, desc=input_path.name)
         )
-        sources = mattes(cfg, input_path, info)
+        encoder = stack.enter_context(BackgroundEncoder())  # exits first: drains the queue
+        sources = stack.enter_context(Prefetch(mattes(cfg, input_path, info)))
         t = time.perf_counter()
         for i, (alpha, fg) in enumerate(sources):
             frame_plates = {path: next(it) for path, it in plates.items()}
@@ -201,10 +290,10 @@ def harmonize_video(
             stats.stages["decode+matte"] += t_dec - t
             result, fg_h = harmonizer(fg, alpha, plate, lighting=light)
             t_enc = time.perf_counter()
-            writer.write(result)
+            encoder.submit(writer.write, result)
             if fg_writer is not None:
                 a8 = (np.clip(alpha, 0, 1) * 255 + 0.5).astype(np.uint8)
-                fg_writer.write(np.dstack([fg_h, a8]))
+                encoder.submit(fg_writer.write, np.dstack([fg_h, a8]))
             t = time.perf_counter()
             stats.stages["encode"] += t - t_enc
             stats.frames += 1

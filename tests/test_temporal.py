@@ -119,7 +119,7 @@ def test_cli_temporal_none_and_flow(tmp_path, clip, background_png, checkpoint):
         assert r.exit_code == 0, r.output
         outs[mode] = list(io.read_frames(out))
     assert len(outs["none"]) == len(outs["flow"]) == io.probe(clip).num_frames
-    assert (
-        np.array_equal(outs["none"][0], outs["flow"][0])
-        or np.abs(outs["none"][0].astype(int) - outs["flow"][0].astype(int)).max() <= 2
-    )
+    # the guidance acts from the second frame on (x264's rate control sees later frames too,
+    # so even frame 0 may differ slightly after encoding)
+    diffs = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(*outs.values())]
+    assert max(diffs[2:]) > 0.05, diffs

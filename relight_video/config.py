@@ -45,7 +45,7 @@ class ClassicalConfig:
 class DiffusionConfig:
     """The lighting-aware diffusion engine (see :mod:`relight_video.diffusion_engine`)."""
 
-    model_size: int = 96  # long side, in px, the model runs at
+    model_size: int = 32  # short side, in px, the model runs at (its training size)
     steps: int = 8  # denoising steps (DDIM)
 
 
@@ -118,9 +118,9 @@ class RunConfig:
                 raise InputError(f"classical.{name}: expected 0..2, got {v}")
         if not 1 <= self.diffusion.steps <= 1000:
             raise InputError(f"diffusion.steps: expected 1..1000, got {self.diffusion.steps}")
-        if not 16 <= self.diffusion.model_size <= 2048:
+        if not 8 <= self.diffusion.model_size <= 2048:
             raise InputError(
-                f"diffusion.model_size: expected 16..2048, got {self.diffusion.model_size}"
+                f"diffusion.model_size: expected 8..2048, got {self.diffusion.model_size}"
             )
         if self.temporal.mode not in ("flow", "none"):
             raise InputError(f"temporal: expected flow or none, got {self.temporal.mode!r}")

@@ -1,6 +1,6 @@
 """The ``diffusion`` engine: :class:`RelightPipeline` behind the engine interface.
 
-The model runs at its own small size (``diffusion.model_size``, long side, rounded to the
+The model runs at its own small size (``diffusion.model_size``, short side, rounded to the
 UNet's multiple); its output is brought back to the working size and the usual detail transfer
 carries the change to full resolution. A clip shares one seeded initial noise for every frame
 (DESIGN.md, "Temporal consistency" step 1); :meth:`reset` draws it anew for the next clip.
@@ -59,7 +59,9 @@ class DiffusionEngine:
         self.x0_hook = None  # set by the temporal loop
 
     def model_size(self, w: int, h: int) -> tuple[int, int]:
-        s = self.cfg.model_size / max(w, h)
+        """``(w, h)`` the model runs at: the short side ``cfg.model_size`` (the scale the model
+        was trained at), aspect kept, rounded to the UNet's multiple."""
+        s = self.cfg.model_size / min(w, h)
         m = self.multiple
         return max(m, round(w * s / m) * m), max(m, round(h * s / m) * m)
 

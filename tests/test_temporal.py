@@ -56,7 +56,7 @@ def test_flow_guidance_reduces_warping_error(checkpoint):
     from relight_video.temporal import FlowGuidedEngine
 
     frames, alphas = moving_clip()
-    cfg = DiffusionConfig(model_size=64, steps=4)
+    cfg = DiffusionConfig(model_size=48, steps=4)
     plain = run_engine(DiffusionEngine(cfg, str(checkpoint), seed=0), frames, alphas)
     guided_engine = FlowGuidedEngine(
         DiffusionEngine(cfg, str(checkpoint), seed=0), fraction=1.0, weight=1.0
@@ -71,7 +71,7 @@ def test_shared_noise_is_seeded(checkpoint):
     from relight_video.diffusion_engine import DiffusionEngine
 
     frames, alphas = moving_clip(n=2)
-    cfg = DiffusionConfig(model_size=64, steps=3)
+    cfg = DiffusionConfig(model_size=48, steps=3)
     a = run_engine(DiffusionEngine(cfg, str(checkpoint), seed=5), frames, alphas)
     b = run_engine(DiffusionEngine(cfg, str(checkpoint), seed=5), frames, alphas)
     c = run_engine(DiffusionEngine(cfg, str(checkpoint), seed=6), frames, alphas)

@@ -1,0 +1,58 @@
+"""LightStageDataset: shapes, ranges, fixed validation split, disjoint subjects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.data.dataset import LightStageDataset, split_hdris, split_subjects
+
+KW = dict(
+    size=24, render_size=32, n_subjects=2, n_envs=3, n_lights=8, pairs_per_epoch=6, progress=False
+)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("lightstage")
+
+
+def test_items_shapes_and_ranges(root):
+    ds = LightStageDataset(root, "train", **KW)
+    assert len(ds) == 6
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=3)))
+    for k in ("composite", "target", "background"):
+        assert batch[k].shape == (3, 3, 24, 24) and batch[k].dtype == torch.float32
+        assert batch[k].min() >= -1 and batch[k].max() <= 1
+    assert batch["mask"].shape == (3, 1, 24, 24)
+    assert 0 <= batch["mask"].min() and batch["mask"].max() <= 1 and batch["mask"].max() > 0.99
+    assert batch["env_src"].shape == (3, 3, 32, 64) and torch.isfinite(batch["env_tgt"]).all()
+    with pytest.raises(IndexError):
+        ds[6]
+
+
+def test_validation_is_fixed_and_disjoint(root):
+    a = LightStageDataset(root, "val", seed=1, **KW)
+    b = LightStageDataset(root, "val", seed=2, **KW)
+    for k in ("composite", "target", "env_src"):
+        assert torch.equal(a[1][k], b[1][k])
+    train = {s.subject_id for s in split_subjects("train", 50, seed=0)}
+    val = {s.subject_id for s in split_subjects("val", 50)}
+    assert not train & val
+    names = [f"{c}.exr" for c in "abcdefgh"]
+    from pathlib import Path
+
+    files = [Path(n) for n in names]
+    assert not set(split_hdris("train", files)) & set(split_hdris("val", files))
+
+
+def test_epochs_change_training_pairs_and_identity_pairs_match(root):
+    ds = LightStageDataset(root, "train", fractions=(0, 0, 1), augment=False, **KW)
+    item = ds[0]
+    torch.testing.assert_close(item["composite"], item["target"])
+    ds2 = LightStageDataset(root, "train", **KW)
+    first = ds2[0]["target"]
+    ds2.set_epoch(1)
+    assert not torch.equal(first, ds2[0]["target"])
+    assert np.isfinite(ds2[3]["composite"].numpy()).all()

@@ -157,26 +157,7 @@ def _common_options(f):
 )
 @click.option("--keyframes", default=None, help="Keyframed lighting YAML (see README).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run(
-    input,
-    background,
-    output,
-    engine,
-    key,
-    fit,
-    output_alpha,
-    working_size,
-    checkpoint,
-    config_path,
-    overrides,
-    alpha,
-    matte,
-    matte_model,
-    temporal,
-    flow_weights,
-    keyframes,
-    quiet,
-):
+def run(input, output, config_path, overrides, temporal, flow_weights, quiet, **options):
     """Harmonize the clip INPUT into a background and write OUTPUT (.mp4, .mov or a folder)."""
     from relight_video.config import load_run_config
     from relight_video.harmonize import harmonize_video
@@ -185,21 +166,7 @@ def run(
         overrides = (*overrides, f"temporal.mode={temporal}")
     if flow_weights:
         overrides = (*overrides, f"temporal.flow_weights={flow_weights}")
-    cfg = load_run_config(
-        config_path,
-        overrides,
-        engine=engine,
-        key=key,
-        fit=fit,
-        output_alpha=output_alpha,
-        working_size=working_size,
-        checkpoint=checkpoint,
-        alpha=alpha,
-        matte=matte,
-        matte_model=matte_model,
-        keyframes=keyframes,
-        background=background,
-    )
+    cfg = load_run_config(config_path, overrides, **options)
     stats = harmonize_video(input, None, output, config=cfg, progress=not quiet)
     click.echo(
         f"wrote {output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps)",
@@ -211,35 +178,12 @@ def run(
 @click.argument("foreground")
 @_common_options
 @click.option("--alpha", default=None, help="Mask image (white = subject); optional for RGBA.")
-def image(
-    foreground,
-    background,
-    output,
-    engine,
-    key,
-    fit,
-    output_alpha,
-    working_size,
-    checkpoint,
-    config_path,
-    overrides,
-    alpha,
-):
+def image(foreground, output, config_path, overrides, alpha, **options):
     """Harmonize one FOREGROUND image into a background and write OUTPUT (.png/.jpg)."""
     from relight_video.config import load_run_config
     from relight_video.harmonize import harmonize_image
 
-    cfg = load_run_config(
-        config_path,
-        overrides,
-        engine=engine,
-        key=key,
-        fit=fit,
-        output_alpha=output_alpha,
-        working_size=working_size,
-        checkpoint=checkpoint,
-        background=background,
-    )
+    cfg = load_run_config(config_path, overrides, **options)
     harmonize_image(foreground, None, output, alpha=alpha, config=cfg)
     click.echo(f"wrote {output}", err=True)
 

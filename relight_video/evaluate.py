@@ -356,6 +356,7 @@ def evaluate_video(
     *,
     key: str | None = None,
     alpha: str | None = None,
+    matte: str | None = None,
     target: Path | None = None,
     flow_backend: str = "dis",
     flow_weights: str | None = None,
@@ -387,7 +388,7 @@ def evaluate_video(
     from relight_video.metrics import Flicker, WarpingError, fmse, fpsnr, mse, psnr
 
     # 1. check inputs: the output, its target and the alpha source must match the input
-    cfg = load_run_config(None, (), key=key, alpha=alpha)
+    cfg = load_run_config(None, (), key=key, alpha=alpha, matte=matte)
     info = io.probe(input_path)
     out_info = io.probe(output)
     clips = [(output, out_info)]
@@ -486,6 +487,7 @@ def _num(x: float | None, fmt: str) -> str:
     show_default=True,
 )
 @click.option("--flow-weights", default=None, help="Local RAFT state dict (raft_* only).")
+@click.option("--matte", type=click.Choice(["person"]), default=None, help="Input's person matte.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_video_command(
     output: Path,
@@ -496,6 +498,7 @@ def eval_video_command(
     json_path: Path | None,
     flow_backend: str,
     flow_weights: str | None,
+    matte: str | None,
     quiet: bool,
 ) -> None:
     """Warping error, flicker (and PSNR/fPSNR against --target) of the harmonized clip OUTPUT."""
@@ -506,6 +509,7 @@ def eval_video_command(
         input_path,
         key=key,
         alpha=alpha,
+        matte=matte,
         target=target,
         flow_backend=flow_backend,
         flow_weights=flow_weights,

@@ -115,7 +115,10 @@ class ClassicalEngine:
         b_mean, b_std = self._smooth("b_mean", b_mean), self._smooth("b_std", b_std)
         s = cfg.color_strength
         ratio = np.clip(b_std / np.maximum(f_std, 1e-4), 0.7, 1.4) ** (0.3 * s)
-        new_mean = f_mean + s * (b_mean - f_mean)
+        ratio[0] = 1.0  # the subject's contrast is its own, not the plate's
+        # chroma (α, β) moves by color_strength; luminance (l) by luminance_strength
+        strength = np.array([cfg.luminance_strength, s, s], np.float32)
+        new_mean = f_mean + strength * (b_mean - f_mean)
         out_lin = lab_to_rgb((fg_lab - f_mean) * ratio + new_mean)
 
         # 2. directional shading from the background's SH lighting

@@ -35,7 +35,8 @@ class KeyConfig:
 class ClassicalConfig:
     """The non-learned engine (see :mod:`relight_video.classical`)."""
 
-    color_strength: float = 0.6  # fraction of the Reinhard colour transfer applied
+    color_strength: float = 0.6  # fraction of the Reinhard colour (chroma) transfer applied
+    luminance_strength: float = 0.0  # fraction of the plate's mean brightness transferred
     light_strength: float = 1.0  # fraction of the spherical-harmonics shading ratio applied
     shading_range: float = 0.6  # max relative change of the shading term
     temporal_smoothing: float = 0.8  # EMA of per-frame statistics (0 = none, 0.95 = very smooth)

@@ -108,9 +108,21 @@ def _common_options(f):
             "--working-size",
             type=int,
             default=None,
-            help="Long side in px the engine works at (default 256).",
+            help="Long side in px the engine works at (default 128).",
         ),
         click.option("--checkpoint", default=None, help="Model checkpoint folder (diffusion)."),
+        click.option(
+            "--env-map",
+            default=None,
+            help="Light from this HDR environment map (.exr/.hdr; diffusion engine, stage-2 "
+            "checkpoint). Without -b the background is a view of the map.",
+        ),
+        click.option(
+            "--env-yaw",
+            type=float,
+            default=None,
+            help="Turn the env map's light around the subject (degrees, + = to image right).",
+        ),
         click.option("--config", "config_path", default=None, help="YAML config file."),
         click.option(
             "--set",

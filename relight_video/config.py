@@ -86,6 +86,8 @@ class RunConfig:
     working_size: int = 128  # long side, in px, of the resolution the engine works at
     output_alpha: str | None = None
     keyframes: str | None = None  # keyframed lighting YAML (see relight_video.keyframes)
+    env_map: str | None = None  # light from this HDR map (.exr/.hdr; needs a stage-2 checkpoint)
+    env_yaw: float = 0.0  # turn the env map's light around the subject, degrees
     checkpoint: str | None = None
     device: str = "cpu"
     seed: int = 0

@@ -57,6 +57,22 @@ class DiffusionEngine:
     def reset(self) -> None:
         self._noise = None
         self.x0_hook = None  # set by the temporal loop
+        self.env, self.env_exposure = None, None
+
+    @property
+    def supports_env(self) -> bool:
+        return self.pipe.has_env_branch
+
+    def set_env(self, env: np.ndarray | None, exposure: float | None = None) -> None:
+        """Light the next frames from ``env`` (linear equirect ``(H, 2H, 3)``, exposed by
+        ``exposure``; default its own auto exposure) through the env-map branch; ``None``:
+        read the light from the background again."""
+        if env is not None and not self.supports_env:
+            raise InputError(
+                "--env-map needs a checkpoint with an env-map branch (train stage 2); "
+                "this one reads light from the background only"
+            )
+        self.env, self.env_exposure = env, exposure
 
     def model_size(self, w: int, h: int) -> tuple[int, int]:
         """``(w, h)`` the model runs at: the short side ``cfg.model_size`` (the scale the model
@@ -76,8 +92,12 @@ class DiffusionEngine:
         if self._noise is None or self._noise.shape[-2:] != (mh, mw):
             g = torch.Generator().manual_seed(self.seed)
             self._noise = torch.randn((1, 3, mh, mw), generator=g)
+        env = None
+        if self.env is not None:
+            env = self.pipe.prepare_env(self.env, self.env_exposure)
         out = self.pipe(
             *small,
+            env_map=env,
             num_inference_steps=self.cfg.steps,
             latents=self._noise.clone(),
             x0_hook=self.x0_hook,

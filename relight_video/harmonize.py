@@ -28,6 +28,8 @@ from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain
 from relight_video.engines import Engine, make_engine
 from relight_video.errors import InputError
 
+ENV_VIEW = "<view of the env map>"
+
 
 @dataclass
 class RunStats:
@@ -57,13 +59,16 @@ class FrameHarmonizer:
         self._plate_s: np.ndarray | None = None
 
     def __call__(
-        self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, lighting=None
+        self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, lighting=None, env=None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``fg, bg (H, W, 3) uint8``, ``alpha (H, W) float32`` → (composite, harmonized fg),
         both ``(H, W, 3) uint8``. ``lighting`` (:class:`keyframes.Lighting`) changes the light
-        the engine reads from the plate, not the visible plate."""
+        the engine reads from the plate, not the visible plate; ``env`` (:class:`EnvLight`)
+        lights the subject from an HDR map instead of the plate."""
 
         t0 = time.perf_counter()
+        if env is not None:
+            self.engine.set_env(env.map, env.exposure)
         fg_s = downscale(fg, self.size).astype(np.float32) / 255.0
         if bg is not self._plate:  # a still background is resized once, and stays one object
             self._plate = bg
@@ -175,6 +180,74 @@ class BackgroundEncoder:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass
+class EnvLight:
+    """An HDR map to light from: linear equirect ``map (H, 2H, 3)`` and the clip's exposure."""
+
+    map: np.ndarray
+    exposure: float
+
+
+class EnvMaps:
+    """The env maps a run lights from (``--env-map`` and keyframes' ``env_map``), each read
+    once; :meth:`at` gives a frame's :class:`EnvLight` (keyed yaw, colour and cross-fades
+    applied, ``--env-yaw`` on top) with one exposure for the whole clip, so keyed intensity
+    changes stay visible."""
+
+    MAX_ROWS = 256
+
+    def __init__(self, cfg: RunConfig, keys=None):
+        from relight_video.envmap import auto_exposure, load_env, resize_env, rotate_env
+
+        paths = [cfg.env_map] if cfg.env_map else []
+        if keys is not None:
+            paths += [k.values["env_map"] for k in keys.keys if "env_map" in k.values]
+        self.maps = {}
+        for p in dict.fromkeys(paths):
+            env = load_env(p)
+            if env.shape[1] != 2 * env.shape[0]:
+                raise InputError(f"{p}: expected an equirectangular map (W = 2H), got {env.shape}")
+            self.maps[p] = resize_env(env, min(self.MAX_ROWS, env.shape[0]))
+        self.base = cfg.env_map or (keys.keys[0].values.get("env_map") if keys else None)
+        self.yaw = cfg.env_yaw
+        self.exposure = None
+        if self.base is not None:
+            self.exposure = auto_exposure(rotate_env(self.maps[self.base], self.yaw))
+
+    def __bool__(self) -> bool:
+        return bool(self.maps)
+
+    def at(self, light) -> EnvLight | None:
+        from relight_video.envmap import rotate_env
+
+        path = (light.env_map if light is not None and light.env_map else None) or self.base
+        if path is None:
+            return None
+        env = self.maps[path]
+        if light is not None:
+            nxt = self.maps.get(light.env_map_next) if light.env_map_next else None
+            env = light.apply_to_env(env, nxt)
+        if self.yaw:
+            env = rotate_env(env, self.yaw)
+        return EnvLight(env, self.exposure)
+
+    def view(self, width: int, height: int) -> np.ndarray:
+        """The base map seen from the camera: the background when none is given."""
+        from relight_video.envmap import perspective_view, rotate_env
+
+        env = rotate_env(self.maps[self.base], self.yaw)
+        return perspective_view(env, width, height, exposure=self.exposure)
+
+
+def check_env_engine(cfg: RunConfig, envs: EnvMaps, engine) -> None:
+    if not envs:
+        return
+    if not getattr(engine, "supports_env", None):
+        if cfg.engine != "diffusion":
+            raise InputError(f"--env-map needs --engine diffusion (got {cfg.engine!r})")
+        engine.set_env(np.zeros((2, 4, 3), np.float32))  # raises the checkpoint's error
+
+
 def check_paths(input_path: Path, outputs: list[Path | None]) -> None:
     for out in outputs:
         if out is None:
@@ -220,8 +293,8 @@ def harmonize_video(
     if options or background is not None:
         data = {**options, **({"background": str(background)} if background else {})}
         cfg = load_run_config(None, (), **{**_flat(cfg), **data})
-    if cfg.background is None:
-        raise InputError("no background given (-b/--background)")
+    if cfg.background is None and not cfg.env_map and not (keyframes or cfg.keyframes):
+        raise InputError("no background given (-b/--background, or --env-map)")
     input_path, output_path = Path(input), Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     info = io.probe(input_path)
@@ -235,9 +308,10 @@ def harmonize_video(
         keys = Keyframes.from_list(keyframes, float(info.fps), info.num_frames)
     elif keyframes is not None or cfg.keyframes:
         keys = Keyframes.load(keyframes or cfg.keyframes, float(info.fps), info.num_frames)
-    if keys is not None and any("env_map" in k.values for k in keys.keys):
-        raise InputError("keyframes: env_map keys need a stage-2 checkpoint (not in this build)")
-    backgrounds = {cfg.background}
+    envs = EnvMaps(cfg, keys)
+    if cfg.background is None and envs.base is None:
+        raise InputError("no background given (-b/--background, or --env-map)")
+    backgrounds = {cfg.background} if cfg.background else set()
     if keys:
         backgrounds |= {k.values["background"] for k in keys.keys if "background" in k.values}
     plates = {
@@ -245,8 +319,14 @@ def harmonize_video(
         for path in backgrounds
     }
     plates = {path: source.frames() for path, source in plates.items()}
+    default_plate = cfg.background or ENV_VIEW
+    if cfg.background is None:
+        import itertools
+
+        plates[ENV_VIEW] = itertools.repeat(envs.view(info.width, info.height))
     engine = make_engine(cfg)
     engine.reset()
+    check_env_engine(cfg, envs, engine)
     harmonizer = FrameHarmonizer(engine, info.width, info.height, cfg.working_size)
     audio = input_path if cfg.encode.audio == "copy" and info.has_audio else None
     stats = RunStats()
@@ -280,7 +360,7 @@ def harmonize_video(
         for i, (alpha, fg) in enumerate(sources):
             frame_plates = {path: next(it) for path, it in plates.items()}
             light = keys.at(i) if keys else None
-            plate = frame_plates[(light and light.background) or cfg.background]
+            plate = frame_plates[(light and light.background) or default_plate]
             if light is not None and light.background_next is not None:
                 other = frame_plates[light.background_next]
                 plate = composite(
@@ -288,7 +368,7 @@ def harmonize_video(
                 )
             t_dec = time.perf_counter()
             stats.stages["decode+matte"] += t_dec - t
-            result, fg_h = harmonizer(fg, alpha, plate, lighting=light)
+            result, fg_h = harmonizer(fg, alpha, plate, lighting=light, env=envs.at(light))
             t_enc = time.perf_counter()
             encoder.submit(writer.write, result)
             if fg_writer is not None:
@@ -325,8 +405,8 @@ def harmonize_image(
     cfg = config or RunConfig()
     data = {**options, **({"background": str(background)} if background else {})}
     cfg = load_run_config(None, (), **{**_flat(cfg), **data})
-    if cfg.background is None:
-        raise InputError("no background given (-b/--background)")
+    if cfg.background is None and not cfg.env_map:
+        raise InputError("no background given (-b/--background, or --env-map)")
     output = Path(output)
     check_paths(Path(foreground), [output])
     img = io.read_image(foreground)
@@ -351,9 +431,15 @@ def harmonize_image(
             matte_blur=k.matte_blur,
         )(fg)
     h, w = fg.shape[:2]
-    plate = next(Background(cfg.background, w, h, fit=cfg.fit).frames())
+    envs = EnvMaps(cfg)
+    if cfg.background:
+        plate = next(Background(cfg.background, w, h, fit=cfg.fit).frames())
+    else:
+        plate = envs.view(w, h)
     engine = make_engine(cfg)
-    result, fg_h = FrameHarmonizer(engine, w, h, cfg.working_size)(fg, a, plate)
+    check_env_engine(cfg, envs, engine)
+    harmonizer = FrameHarmonizer(engine, w, h, cfg.working_size)
+    result, fg_h = harmonizer(fg, a, plate, env=envs.at(None))
     io.write_image(output, result)
     if cfg.output_alpha:
         a8 = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)

@@ -58,7 +58,9 @@ class Lighting:
     background: str | None = None  # the plate in force (None: the run's background)
     background_next: str | None = None  # cross-fading towards this plate...
     background_mix: float = 0.0  # ...by this much (0..1)
-    env_map: str | None = None
+    env_map: str | None = None  # the HDR map in force (None: light from the plate)
+    env_map_next: str | None = None  # cross-fading towards this map...
+    env_mix: float = 0.0  # ...by this much (0..1)
 
     def colour(self) -> np.ndarray:
         """RGB multiplier ``(3,)`` for intensity, temperature and tint."""
@@ -75,6 +77,18 @@ class Lighting:
         if self.yaw_deg:
             lin = turn_plate(lin, self.yaw_deg)
         return linear_to_srgb(lin)
+
+    def apply_to_env(self, env: np.ndarray, env_next: np.ndarray | None = None) -> np.ndarray:
+        """The linear HDR map ``(H, 2H, 3)`` under this lighting: cross-faded towards
+        ``env_next`` by ``env_mix`` (light adds linearly, so this is exact), turned by
+        ``yaw_deg`` and coloured by intensity, temperature and tint."""
+        from relight_video.envmap import resize_env, rotate_env
+
+        if env_next is not None and self.env_mix > 0:
+            env = (1 - self.env_mix) * env + self.env_mix * resize_env(env_next, env.shape[0])
+        if self.yaw_deg:
+            env = rotate_env(env, self.yaw_deg)
+        return (env * self.colour()).astype(np.float32)
 
 
 def turn_plate(plate: np.ndarray, yaw_deg: float) -> np.ndarray:
@@ -141,6 +155,12 @@ class Keyframes:
         frames = [k.frame for k in self.keys]
         if len(set(frames)) != len(frames):
             raise InputError("keyframes: two keys at the same frame")
+        with_env = [k for k in self.keys if "env_map" in k.values]
+        if with_env and "env_map" not in self.keys[0].values:
+            raise InputError(
+                f"keyframes: the key at frame {with_env[0].frame} sets env_map but the first key "
+                "does not; light from a map from the first key on (or from none)"
+            )
 
     @classmethod
     def load(cls, path: str | Path, fps: float, num_frames: int | None = None) -> Keyframes:
@@ -253,5 +273,5 @@ def blend(a: Lighting, b: Lighting, u: float, interpolation: str) -> Lighting:
     if a.background != b.background:
         out = replace(out, background_next=b.background, background_mix=u)
     if a.env_map != b.env_map:
-        out = replace(out, env_map=b.env_map if u >= 0.5 else a.env_map)
+        out = replace(out, env_map_next=b.env_map, env_mix=u)
     return out

@@ -5,8 +5,9 @@
   al. CVPR 2023). In pixel space that is 3 + 3 + 1 = 7 channels.
 - **Background lighting branch** (stage 1): a diffusers ``ControlNetModel`` (Zhang et al. ICCV
   2023) fed the background image; its residuals carry spatial lighting into the UNet's skips.
-- **Env-map branch and alignment** (stage 2, see :class:`RelightNet`): a second ControlNet fed an
-  equirectangular HDR map, and a network mapping background features onto env-map features.
+- **Env-map branch and alignment** (stage 2): a second ControlNet fed an equirectangular HDR
+  map (:func:`build_env_branch`), and :class:`LightingAligner`, which maps the background
+  branch's features onto the env-map branch's.
 
 What is diffused is the *residual* ``target − composite`` (scaled by :data:`RESIDUAL_SCALE`):
 harmonization changes an image a little, so the model learns the change, and "leave it alone"
@@ -20,6 +21,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 RESIDUAL_SCALE = 2.0  # residuals are small; scale them towards unit variance for the noise
@@ -116,7 +119,8 @@ def condition(
     Args:
         composite, background: ``(B, 3, H, W)`` in [-1, 1].
         alpha: ``(B, 1, H, W)`` in [0, 1].
-        env_map: ``(B, 3, He, We)`` log-encoded env map (see :func:`encode_env_map`), or None.
+        env_map: ``(B, 3, He, We)`` log-encoded env map
+            (:func:`relight_video.envmap.encode_for_model`), or None.
         vae: an ``AutoencoderKL`` for latent space (composite encoded, alpha resized), or None.
     """
     if vae is not None:
@@ -145,10 +149,58 @@ def decode_sample(
     return (composite + change * alpha).clamp(-1, 1)
 
 
-def encode_env_map(env: torch.Tensor, size: tuple[int, int] = (32, 64)) -> torch.Tensor:
-    """Linear HDR equirect ``(B, 3, H, 2H)`` → ``log1p`` encoded, resized, roughly in [-1, 1]."""
-    x = torch.nn.functional.interpolate(env.clamp(min=0), size=size, mode="area")
-    return torch.log1p(x) / 4.0 - 1.0
+def build_env_branch(unet, cfg: DenoiserConfig):
+    """The env-map branch (stage 2): a ControlNet like the background branch, fed the
+    log-encoded equirectangular map (:func:`relight_video.envmap.encode_for_model`), resampled
+    to the background's size; a turn of the light is a roll of the map's columns."""
+    return build_background_branch(unet, cfg, conditioning_channels=3)
+
+
+def residual_channels(unet) -> tuple[list[int], int]:
+    """Channel counts of a ControlNet's down residuals (in order) and of its mid residual, for
+    a UNet built like :func:`build_denoiser` / SD (``layers_per_block`` per level, a downsampler
+    after every level but the last)."""
+    boc = list(unet.config.block_out_channels)
+    layers = unet.config.layers_per_block
+    chans = [boc[0]]
+    for i, c in enumerate(boc):
+        chans += [c] * layers
+        if i < len(boc) - 1:
+            chans.append(c)
+    return chans, boc[-1]
+
+
+class LightingAligner(ModelMixin, ConfigMixin):
+    """Maps the background branch's features onto the env-map branch's (stage 2, the paper's
+    alignment network): per residual, ``r + conv(SiLU(conv(r)))`` with the last conv
+    zero-initialised, so an untrained aligner is the identity.
+
+    ``forward(down, mid)`` takes and returns the lists a ControlNet returns.
+    """
+
+    @register_to_config
+    def __init__(self, down_channels: tuple[int, ...] = (32,), mid_channels: int = 32):
+        super().__init__()
+        chans = [*down_channels, mid_channels]
+        self.blocks = nn.ModuleList(_align_block(c) for c in chans)
+
+    def forward(self, down: list[torch.Tensor], mid: torch.Tensor):
+        if len(down) + 1 != len(self.blocks):
+            raise ValueError(f"down: expected {len(self.blocks) - 1} residuals, got {len(down)}")
+        out = [r + blk(r) for r, blk in zip(down, self.blocks[:-1])]
+        return out, mid + self.blocks[-1](mid)
+
+
+def _align_block(c: int) -> nn.Sequential:
+    last = nn.Conv2d(c, c, 3, padding=1)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.SiLU(), last)
+
+
+def build_aligner(unet) -> LightingAligner:
+    down, mid = residual_channels(unet)
+    return LightingAligner(down_channels=tuple(down), mid_channels=mid)
 
 
 class RelightNet(nn.Module):
@@ -165,23 +217,41 @@ class RelightNet(nn.Module):
         self.env_branch = env_branch
         self.aligner = aligner
 
+    def env_residuals(self, sample, t, cond: Conditioning):
+        """Down and mid residuals of the env-map branch."""
+        if self.env_branch is None or cond.env is None:
+            raise ValueError("env_map: this model has no env-map branch or no map was given")
+        ehs = self.null_tokens(sample.shape[0], sample.device, sample.dtype)
+        env = torch.nn.functional.interpolate(
+            cond.env, size=cond.control.shape[-2:], mode="bilinear", align_corners=False
+        )
+        down, mid = self.env_branch(sample, t, ehs, env, return_dict=False)
+        return list(down), mid
+
+    def background_residuals(self, sample, t, cond: Conditioning, align: bool = True):
+        """Down and mid residuals of the background branch, through the aligner when there is
+        one and ``align``."""
+        ehs = self.null_tokens(sample.shape[0], sample.device, sample.dtype)
+        down, mid = self.background_branch(sample, t, ehs, cond.control, return_dict=False)
+        down = list(down)
+        if align and self.aligner is not None:
+            down, mid = self.aligner(down, mid)
+        return down, mid
+
     def branch_residuals(self, sample, t, cond: Conditioning, use_env: bool = False):
         """Down and mid residuals from the env-map branch (when ``use_env``) or the background
         branch (through the aligner, when there is one)."""
-        ehs = self.null_tokens(sample.shape[0], sample.device, sample.dtype)
         if use_env:
-            if self.env_branch is None or cond.env is None:
-                raise ValueError("env_map: this model has no env-map branch or no map was given")
-            env = torch.nn.functional.interpolate(
-                cond.env, size=cond.control.shape[-2:], mode="bilinear", align_corners=False
-            )
-            down, mid = self.env_branch(sample, t, ehs, env, return_dict=False)
-            return list(down), mid
-        down, mid = self.background_branch(sample, t, ehs, cond.control, return_dict=False)
-        down = list(down)
-        if self.aligner is not None:
-            down, mid = self.aligner(down, mid)
-        return down, mid
+            return self.env_residuals(sample, t, cond)
+        return self.background_residuals(sample, t, cond)
+
+    def denoise(self, x_t, t, cond: Conditioning, down, mid) -> torch.Tensor:
+        """The UNet on ``x_t ‖ concat`` with given branch residuals."""
+        sample = torch.cat([x_t, cond.concat], 1)
+        ehs = self.null_tokens(x_t.shape[0], x_t.device, x_t.dtype)
+        return self.unet(
+            sample, t, ehs, down_block_additional_residuals=down, mid_block_additional_residual=mid
+        ).sample
 
     def null_tokens(self, batch: int, device, dtype) -> torch.Tensor:
         dim = self.unet.config.cross_attention_dim
@@ -190,10 +260,7 @@ class RelightNet(nn.Module):
     def forward(self, x_t, t, cond: Conditioning, use_env: bool = False) -> torch.Tensor:
         sample = torch.cat([x_t, cond.concat], 1)
         down, mid = self.branch_residuals(sample, t, cond, use_env)
-        ehs = self.null_tokens(x_t.shape[0], x_t.device, x_t.dtype)
-        return self.unet(
-            sample, t, ehs, down_block_additional_residuals=down, mid_block_additional_residual=mid
-        ).sample
+        return self.denoise(x_t, t, cond, down, mid)
 
 
 def config_dict(cfg: DenoiserConfig) -> dict:

@@ -38,9 +38,9 @@ class RelightPipeline(DiffusionPipeline):
     """Harmonize a foreground into a background with the lighting-aware diffusion model."""
 
     model_cpu_offload_seq = "background_branch->unet"
-    _optional_components = ["vae", "env_branch"]
+    _optional_components = ["vae", "env_branch", "aligner"]
 
-    def __init__(self, unet, background_branch, scheduler, vae=None, env_branch=None):
+    def __init__(self, unet, background_branch, scheduler, vae=None, env_branch=None, aligner=None):
         super().__init__()
         self.register_modules(
             unet=unet,
@@ -48,11 +48,31 @@ class RelightPipeline(DiffusionPipeline):
             scheduler=scheduler,
             vae=vae,
             env_branch=env_branch,
+            aligner=aligner,
         )
 
     @property
     def net(self) -> RelightNet:
-        return RelightNet(self.unet, self.background_branch, getattr(self, "env_branch", None))
+        return RelightNet(
+            self.unet,
+            self.background_branch,
+            getattr(self, "env_branch", None),
+            getattr(self, "aligner", None),
+        )
+
+    @property
+    def has_env_branch(self) -> bool:
+        return getattr(self, "env_branch", None) is not None
+
+    @staticmethod
+    def prepare_env(env_map, exposure: float | None = None) -> torch.Tensor:
+        """A linear HDR equirect ``(H, 2H, 3)`` numpy map → the branch's ``(1, 3, 32, 64)``
+        input (:func:`relight_video.envmap.encode_for_model`); tensors pass through."""
+        if isinstance(env_map, torch.Tensor):
+            return env_map.float() if env_map.ndim == 4 else env_map.float()[None]
+        from relight_video.envmap import encode_for_model
+
+        return torch.from_numpy(encode_for_model(np.asarray(env_map, np.float32), exposure))[None]
 
     def check_inputs(self, foreground, alpha, background, env_map, num_inference_steps):
         fg, a, bg = (
@@ -71,8 +91,12 @@ class RelightPipeline(DiffusionPipeline):
         )
         if hw[0] % m or hw[1] % m:
             raise ValueError(f"foreground: height and width must be multiples of {m}, got {hw}")
-        if env_map is not None and getattr(self, "env_branch", None) is None:
+        if env_map is not None and not self.has_env_branch:
             raise ValueError("env_map: this checkpoint has no env-map branch (train stage 2)")
+        if env_map is not None and not isinstance(env_map, torch.Tensor):
+            shape = np.shape(env_map)
+            if len(shape) != 3 or shape[2] != 3 or shape[1] != 2 * shape[0]:
+                raise ValueError(f"env_map: expected an (H, 2H, 3) equirect map, got {shape}")
         if num_inference_steps < 1:
             raise ValueError(f"num_inference_steps: expected >= 1, got {num_inference_steps}")
 
@@ -103,8 +127,10 @@ class RelightPipeline(DiffusionPipeline):
         foreground, background: ``(H, W, 3)`` uint8 / float in [0, 1], or ``(B, 3, H, W)``
             tensors in [-1, 1].
         alpha: ``(H, W)`` in [0, 1] or ``(B, 1, H, W)``.
-        env_map: ``(B, 3, He, We)`` log-encoded env map (:func:`networks.encode_env_map`)
-            to light from directly (needs a stage-2 checkpoint).
+        env_map: light from this HDR map directly instead of reading the light from the
+            background (needs a stage-2 checkpoint): a linear equirect ``(H, 2H, 3)`` array
+            (exposed with :func:`relight_video.envmap.auto_exposure`), or the branch's
+            ``(B, 3, He, We)`` log-encoded input.
         latents: the initial noise (a video shares one for all frames).
         x0_hook: ``f(step_index, num_steps, x0) -> x0`` applied to each predicted clean
             residual before the scheduler step (temporal guidance).
@@ -119,8 +145,11 @@ class RelightPipeline(DiffusionPipeline):
         fg, a, bg = fg.to(device, dtype), a.to(device, dtype), bg.to(device, dtype)
         composite = fg * a + bg * (1 - a)
         vae = getattr(self, "vae", None)
-        cond = condition(composite, a, bg, env_map, vae=vae)
-        use_env = env_map is not None
+        env = None if env_map is None else self.prepare_env(env_map).to(device, dtype)
+        if env is not None and env.shape[0] != composite.shape[0]:
+            env = env.expand(composite.shape[0], -1, -1, -1)
+        cond = condition(composite, a, bg, env, vae=vae)
+        use_env = env is not None
 
         # 3. timesteps and the initial noise
         self.scheduler.set_timesteps(num_inference_steps, device=device)

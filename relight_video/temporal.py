@@ -83,6 +83,13 @@ class FlowGuidedEngine:
         self.engine.reset()
         self.state = None
 
+    @property
+    def supports_env(self) -> bool:
+        return self.engine.supports_env
+
+    def set_env(self, env, exposure: float | None = None) -> None:
+        self.engine.set_env(env, exposure)
+
     def harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
         """Same contract as the wrapped engine, with guidance from the previous frame."""
         import torch

@@ -174,7 +174,7 @@ def test_stage1_script_runs_and_resumes(tmp_path):
     cfg.write_text(
         f"output_dir: {tmp_path / 'run'}\nsteps: 4\nbatch_size: 2\nsave_every: 2\nlog_every: 1\n"
         "model: {sample_size: 32, block_out_channels: [8, 16], norm_num_groups: 4}\n"
-        f"data: {{pairs: {pairs}}}\n"
+        f"data: {{source: folder, pairs: {pairs}}}\n"
     )
     r = CliRunner().invoke(main, ["train", "stage1", "--config", str(cfg)])
     assert r.exit_code == 0, r.output

@@ -33,6 +33,13 @@ from models.data.sphere import (
     pixel_solid_angles,
     yaw_matrix,
 )
+from relight_video.envmap import (  # noqa: F401  (re-exported for the light stage)
+    _cv2_exr,
+    exr_available,
+    load_env,
+    log_encode,
+    rotate_env,
+)
 
 BLENDER_HDRI_DIR = Path("/usr/share/blender/datafiles/studiolights/world")
 ENV_KINDS = ("outdoor", "indoor", "studio", "hdri")
@@ -189,22 +196,6 @@ def _splat(env: np.ndarray, src: Source) -> None:
 # ------------------------------------------------------------------------------ map operations
 
 
-def rotate_env(env: np.ndarray, yaw_deg: float) -> np.ndarray:
-    """Turn a map ``(H, 2H, C)`` about +y: content at azimuth φ moves to φ + yaw.
-
-    A whole number of columns is a roll; fractions blend two rolls linearly, which keeps every
-    row's sum (so the map's energy) exactly.
-    """
-    w = env.shape[1]
-    shift = (float(yaw_deg) / 360.0 * w) % w
-    i = int(np.floor(shift))
-    f = shift - i
-    out = np.roll(env, i, axis=1)
-    if f > 1e-6:
-        out = (1 - f) * out + f * np.roll(env, i + 1, axis=1)
-    return out.astype(np.float32)
-
-
 @functools.lru_cache(maxsize=32)
 def _cells(height: int, dirs_bytes: bytes) -> np.ndarray:
     dirs = np.frombuffer(dirs_bytes, np.float32).reshape(-1, 3)
@@ -243,12 +234,6 @@ def env_integral(env: np.ndarray) -> np.ndarray:
     return (env.astype(np.float64) * om[:, None, None]).sum((0, 1))
 
 
-def log_encode(env: np.ndarray, scale: float = 1.0, max_value: float = 1000.0) -> np.ndarray:
-    """Log encoding for networks: ``log1p(scale·L) / log1p(max_value)`` (≈ [0, 1]), same
-    shape."""
-    return (np.log1p(np.maximum(env * scale, 0)) / np.log1p(max_value)).astype(np.float32)
-
-
 # ------------------------------------------------------------------------------ files
 
 
@@ -277,76 +262,6 @@ def save_env(path: str | Path, env: np.ndarray) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def load_env(path: str | Path) -> np.ndarray:
-    """Read a map written by :func:`save_env` (or any RGB .hdr/.exr) → ``(H, W, 3)`` float32."""
-    from relight_video.errors import InputError
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"environment map not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        return np.load(path).astype(np.float32)
-    if suffix == ".exr":
-        return _read_exr(path)
-    if suffix == ".hdr":
-        import cv2
-
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise InputError(f"cannot read {path}")
-        return np.ascontiguousarray(img[..., ::-1], np.float32)
-    raise InputError(f"unsupported environment map type {suffix!r} (.npy, .hdr, .exr)")
-
-
-def exr_available() -> bool:
-    """Whether ``.exr`` files can be read and written here."""
-    try:
-        import OpenEXR  # noqa: F401
-
-        return True
-    except ImportError:
-        return _cv2_exr()
-
-
-def _cv2_exr() -> bool:
-    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
-    import cv2
-
-    try:
-        ok, _ = cv2.imencode(".exr", np.zeros((2, 2, 3), np.float32))
-        return bool(ok)
-    except cv2.error:
-        return False
-
-
-def _read_exr(path: Path) -> np.ndarray:
-    from relight_video.errors import InputError
-
-    try:
-        import OpenEXR
-
-        with OpenEXR.File(str(path)) as f:
-            ch = f.channels()
-            if "RGB" in ch:
-                img = ch["RGB"].pixels
-            elif "RGBA" in ch:
-                img = ch["RGBA"].pixels[..., :3]
-            else:
-                img = np.stack([ch[c].pixels for c in ("R", "G", "B")], -1)
-        return np.ascontiguousarray(img, np.float32)
-    except ImportError:
-        pass
-    if not _cv2_exr():
-        raise InputError(f"cannot read {path}: install the 'openexr' package")
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f"cannot read {path}")
-    return np.ascontiguousarray(img[..., 2::-1], np.float32)
 
 
 def _write_exr(path: Path, env: np.ndarray) -> None:

@@ -13,20 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.data.colour import luminance
-from relight_video.lighting import linear_to_srgb
-
-KEY = 0.8  # a white card facing the camera maps to this scene-linear value
-
-
-def aces(x: np.ndarray) -> np.ndarray:
-    """Narkowicz's ACES fit on scene-linear values ≥ 0 → display-linear [0, 1]."""
-    x = np.maximum(x, 0.0)
-    return np.clip(x * (2.51 * x + 0.03) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0)
-
-
-def tonemap(linear: np.ndarray, exposure: float = 1.0) -> np.ndarray:
-    """Scene-linear ``(..., 3)`` float → display sRGB ``(..., 3)`` float32 in [0, 1]."""
-    return linear_to_srgb(aces(np.asarray(linear, np.float32) * np.float32(exposure)))
+from relight_video.envmap import KEY, aces, tonemap  # noqa: F401  (the camera lives in the product)
 
 
 def to_uint8(display: np.ndarray) -> np.ndarray:

@@ -19,9 +19,35 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    pairs: str | None = None  # a `relight-video synth pairs` folder
-    val_pairs: str | None = None
+    """Where training pairs come from.
+
+    ``source: lightstage`` draws pairs on the fly from cached OLAT stacks
+    (:class:`models.data.dataset.LightStageDataset`, cached under ``root``); ``source: folder``
+    reads a ``relight-video synth pairs`` folder (``pairs``). Stage 2 needs ``lightstage``: only
+    it carries the environment maps.
+    """
+
+    source: str = "lightstage"  # lightstage | folder
+    root: str = "data/lightstage"  # OLAT stack and env-bank cache (lightstage)
+    render_size: int = 64  # size the stacks and plates are rendered at (lightstage)
+    n_subjects: int = 64
+    n_envs: int = 256
+    pairs_per_epoch: int | None = None
+    n_lights: int = 64
+    pairs: str | None = None  # a `relight-video synth pairs` folder (folder)
     flip: bool = True
+
+
+@dataclass
+class Stage3Config:
+    """Stage 3: pairs simulated from natural photos (see :mod:`models.train.stage3`)."""
+
+    photos: str | None = None  # folder: photos with masks, RGBA images, or photos to matte
+    matte: str | None = None  # person: matte photos that have no mask
+    pairs_per_photo: int = 24  # simulated relightings of each photo
+    sim_share: float = 0.5  # share of simulated pairs in each batch (rest: light stage)
+    sim_steps: int = 8  # sampling steps when the stage-2 model relights a photo
+    train_aligner: bool = True  # finetune the aligner with the background branch
 
 
 @dataclass
@@ -40,6 +66,10 @@ class TrainConfig:
     mixed_precision: str = "no"
     background_loss_weight: float = 0.05
     init_checkpoint: str | None = None  # a previous stage's pipeline folder
+    # stage 2: ``steps`` train the env-map branch, then ``align_steps`` the aligner
+    align_steps: int = 0
+    feature_loss_weight: float = 1.0
+    stage3: Stage3Config = field(default_factory=lambda: Stage3Config())
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
 

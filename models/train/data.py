@@ -59,3 +59,28 @@ class PairFolder(torch.utils.data.Dataset):
         if self.flip and torch.rand(()) < 0.5:
             item = {k: v.flip(-1) for k, v in item.items()}
         return item
+
+
+def make_dataset(data, size: int, seed: int = 0, progress: bool = True):
+    """The training dataset a :class:`~models.train.config.DataConfig` names, at ``size`` px."""
+    if data.source == "folder":
+        if not data.pairs:
+            raise InputError("data.pairs: give a training pairs folder (relight-video synth pairs)")
+        return PairFolder(data.pairs, size, flip=data.flip)
+    if data.source != "lightstage":
+        raise InputError(f"data.source: expected lightstage or folder, got {data.source!r}")
+    from models.data.dataset import LightStageDataset
+
+    return LightStageDataset(
+        data.root,
+        "train",
+        size=size,
+        render_size=max(size, data.render_size),
+        n_subjects=data.n_subjects,
+        n_envs=data.n_envs,
+        pairs_per_epoch=data.pairs_per_epoch,
+        n_lights=data.n_lights,
+        seed=seed,
+        augment=data.flip,
+        progress=progress,
+    )

@@ -15,13 +15,14 @@ folder (``OUTPUT/pipeline``, fp16 safetensors) at the end.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 import torch
 
 from models.train.config import TrainConfig
-from models.train.data import PairFolder
+from models.train.data import make_dataset
 from relight_video.errors import InputError
 from relight_video.networks import (
     DenoiserConfig,
@@ -52,9 +53,18 @@ def build_models(cfg: TrainConfig):
     if cfg.init_checkpoint:
         from relight_video.pipeline import RelightPipeline
 
-        pipe = RelightPipeline.from_pretrained(cfg.init_checkpoint, dtype=torch.float32)
+        path = Path(cfg.init_checkpoint)
+        if not (path / "model_index.json").is_file():
+            raise InputError(f"init_checkpoint: no pipeline folder at {path} (model_index.json)")
+        pipe = RelightPipeline.from_pretrained(path, dtype=torch.float32)
         dcfg = DenoiserConfig(sample_size=m.sample_size)
-        return RelightNet(pipe.unet, pipe.background_branch), getattr(pipe, "vae", None), dcfg
+        net = RelightNet(
+            pipe.unet,
+            pipe.background_branch,
+            getattr(pipe, "env_branch", None),
+            getattr(pipe, "aligner", None),
+        )
+        return net.float(), getattr(pipe, "vae", None), dcfg
     if m.init_from:
         return _from_stable_diffusion(Path(m.init_from), m)
     dcfg = DenoiserConfig(
@@ -92,18 +102,12 @@ def _from_stable_diffusion(root: Path, m):
     return RelightNet(unet, build_background_branch(unet, dcfg)), vae, dcfg
 
 
-def diffusion_loss(
-    net: RelightNet,
-    batch: dict,
-    scheduler,
-    vae=None,
-    bg_weight: float = 0.05,
-    generator: torch.Generator | None = None,
-    use_env: bool = False,
-):
-    """Foreground-weighted x0 loss on one batch; returns the scalar loss."""
+def noisy_batch(batch: dict, scheduler, vae=None, generator=None, env_key: str | None = None):
+    """One training draw: ``(x_t, t, x0, cond, weight)`` for a batch of pairs; ``env_key``
+    names the batch's env map (``env_tgt``) for the env-map branch."""
     comp, mask, bg, target = (batch[k] for k in ("composite", "mask", "background", "target"))
-    cond = condition(comp, mask, bg, batch.get("env"), vae=vae)
+    env = batch[env_key] if env_key else None
+    cond = condition(comp, mask, bg, env, vae=vae)
     x0 = clean_sample(target, comp, vae)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     t = torch.randint(
@@ -114,29 +118,63 @@ def diffusion_loss(
         device=x0.device,
     )
     x_t = scheduler.add_noise(x0, noise, t)
-    pred = net(x_t, t, cond, use_env=use_env)
     w = torch.nn.functional.interpolate(mask, size=x0.shape[-2:], mode="area")
+    return x_t, t, x0, cond, w
+
+
+def weighted_mse(pred, x0, w, bg_weight: float = 0.05):
+    """Foreground-weighted x0 loss: the background counts ``bg_weight`` as much."""
     w = w + bg_weight
     return ((pred - x0) ** 2 * w).sum() / (w.sum() * x0.shape[1])
 
 
-def run(cfg: TrainConfig, *, trainable=None, loss_fn=None, stage: str = "stage1") -> Path:
-    """The training loop shared by the stages; returns the exported pipeline folder."""
+def diffusion_loss(
+    net: RelightNet,
+    batch: dict,
+    scheduler,
+    vae=None,
+    bg_weight: float = 0.05,
+    generator: torch.Generator | None = None,
+    use_env: bool = False,
+):
+    """Foreground-weighted x0 loss on one batch; returns the scalar loss."""
+    x_t, t, x0, cond, w = noisy_batch(
+        batch, scheduler, vae, generator, env_key="env_tgt" if use_env else None
+    )
+    pred = net(x_t, t, cond, use_env=use_env)
+    return weighted_mse(pred, x0, w, bg_weight)
+
+
+def run(cfg: TrainConfig) -> Path:
+    """Stage 1: train denoiser + background branch; returns the exported pipeline folder."""
+    torch.manual_seed(cfg.seed)
+    net, vae, _ = build_models(cfg)
+    dataset = make_dataset(cfg.data, cfg.model.sample_size * (8 if vae else 1), cfg.seed)
+    scheduler = make_scheduler()
+    params = list(net.parameters())
+
+    def loss_fn(n, b):
+        return diffusion_loss(n, b, scheduler, vae, cfg.background_loss_weight)
+
+    out = Path(cfg.output_dir)
+    fit(cfg, net, params, loss_fn, dataset, out, "stage1", cfg.steps)
+    return export(net, vae, out / "pipeline")
+
+
+def fit(cfg: TrainConfig, net, params, loss_fn, dataset, out: Path, stage: str, steps: int):
+    """The training loop every stage shares: AdamW on ``params`` (everything else in ``net``
+    stays frozen), warm-up, gradient clipping, an EMA of ``params`` copied into ``net`` at the
+    end, ``accelerate``, a tqdm bar, losses in ``out/log.jsonl`` (with ``stage``), and a
+    resumable state in ``out/state-<stage>/`` every ``save_every`` steps."""
     from accelerate import Accelerator
     from diffusers.training_utils import EMAModel
     from tqdm import tqdm
 
-    if not cfg.data.pairs:
-        raise InputError("data.pairs: give a training pairs folder (relight-video synth pairs)")
-    out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
-    net, vae, dcfg = build_models(cfg)
-    params = trainable(net) if trainable else [p for p in net.parameters()]
-    dataset = PairFolder(
-        cfg.data.pairs, cfg.model.sample_size * (8 if vae else 1), flip=cfg.data.flip
-    )
+    trainable_ids = {id(p) for p in params}
+    for p in net.parameters():
+        p.requires_grad_(id(p) in trainable_ids)
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=cfg.batch_size,
@@ -148,23 +186,21 @@ def run(cfg: TrainConfig, *, trainable=None, loss_fn=None, stage: str = "stage1"
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps))
     net, opt, loader, sched = accelerator.prepare(net, opt, loader, sched)
     ema = EMAModel(params, decay=cfg.ema_decay)
-    scheduler = make_scheduler()
-    state_dir = out / "state"
+    state_dir = out / f"state-{stage}"
     step = 0
     if (state_dir / "step.json").is_file():  # resume
         accelerator.load_state(str(state_dir))
         ema.load_state_dict(torch.load(state_dir / "ema.pt", weights_only=False))
         step = json.loads((state_dir / "step.json").read_text())["step"]
         accelerator.print(f"resumed {stage} from step {step}")
-    loss_fn = loss_fn or (
-        lambda n, b: diffusion_loss(n, b, scheduler, vae, cfg.background_loss_weight)
-    )
     log = (out / "log.jsonl").open("a")
-    bar = tqdm(total=cfg.steps, initial=step, desc=stage, unit="step")
+    bar = tqdm(total=steps, initial=step, desc=stage, unit="step")
     start, running = time.perf_counter(), []
-    while step < cfg.steps:
+    while step < steps:
+        if hasattr(dataset, "set_epoch"):  # new light-stage pairs each epoch
+            dataset.set_epoch(step // max(1, len(loader)))
         for batch in loader:
-            if step >= cfg.steps:
+            if step >= steps:
                 break
             loss = loss_fn(net, batch)
             accelerator.backward(loss)
@@ -176,12 +212,13 @@ def run(cfg: TrainConfig, *, trainable=None, loss_fn=None, stage: str = "stage1"
             step += 1
             running.append(loss.item())
             bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            if step % cfg.log_every == 0 or step == steps:
                 mean = sum(running) / len(running)
                 bar.set_postfix(loss=f"{mean:.4f}")
                 log.write(
                     json.dumps(
                         {
+                            "stage": stage,
                             "step": step,
                             "loss": mean,
                             "seconds": round(time.perf_counter() - start, 1),
@@ -191,18 +228,15 @@ def run(cfg: TrainConfig, *, trainable=None, loss_fn=None, stage: str = "stage1"
                 )
                 log.flush()
                 running = []
-            if step % cfg.save_every == 0 or step == cfg.steps:
+            if step % cfg.save_every == 0 or step == steps:
                 save_state(accelerator, ema, state_dir, step)
     bar.close()
     log.close()
     ema.copy_to(params)
-    return export(accelerator.unwrap_model(net), vae, out / "pipeline")
 
 
 def save_state(accelerator, ema, state_dir: Path, step: int) -> None:
     """Training state for resuming, written next to the old one and swapped in when complete."""
-    import shutil
-
     tmp = state_dir.with_name(state_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     accelerator.save_state(str(tmp))
@@ -218,12 +252,20 @@ def export(net: RelightNet, vae, folder: Path, dtype=torch.float16) -> Path:
 
     from relight_video.pipeline import RelightPipeline
 
+    def half(m):
+        return None if m is None else copy.deepcopy(m).to(dtype)
+
     pipe = RelightPipeline(
-        unet=copy.deepcopy(net.unet).to(dtype),
-        background_branch=copy.deepcopy(net.background_branch).to(dtype),
+        unet=half(net.unet),
+        background_branch=half(net.background_branch),
         scheduler=make_scheduler(),
-        vae=None if vae is None else copy.deepcopy(vae).to(dtype),
-        env_branch=None if net.env_branch is None else copy.deepcopy(net.env_branch).to(dtype),
+        vae=half(vae),
+        env_branch=half(net.env_branch),
+        aligner=half(net.aligner),
     )
-    pipe.save_pretrained(folder, safe_serialization=True)
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe.save_pretrained(tmp, safe_serialization=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
     return folder

@@ -233,11 +233,15 @@ def evaluate_cases(
     if len(set(engines)) != len(engines):
         raise InputError(f"--engine: an engine is named twice: {','.join(engines)}")
     built = {}
-    for name in engines:
+    specs = [parse_engine_spec(e, checkpoint) for e in engines]
+    engines = [label for label, _, _ in specs]
+    if len(set(engines)) != len(engines):
+        raise InputError(f"--engine: a name is used twice: {','.join(engines)}")
+    for label, name, ckpt in specs:
         cfg = load_run_config(
-            config_path, overrides, engine=name, working_size=working_size, checkpoint=checkpoint
+            config_path, overrides, engine=name, working_size=working_size, checkpoint=ckpt
         )
-        built[name] = (make_engine(cfg), cfg.working_size)
+        built[label] = (make_engine(cfg), cfg.working_size)
     if not output.parent.is_dir():
         raise InputError(f"output folder does not exist: {output.parent}")
     if output.exists() and not output.is_dir():
@@ -297,6 +301,18 @@ def evaluate_cases(
     return doc
 
 
+def parse_engine_spec(text: str, checkpoint: str | None) -> tuple[str, str, str | None]:
+    """``NAME`` or ``LABEL=CHECKPOINT_DIR`` (the diffusion engine with that checkpoint, shown as
+    LABEL: compare checkpoints, e.g. training stages, in one table) → (label, engine, ckpt)."""
+    if "=" not in text:
+        return text, text, checkpoint
+    label, _, path = text.partition("=")
+    label, path = label.strip(), path.strip()
+    if not label or not path or not label.replace("-", "").replace("_", "").isalnum():
+        raise InputError(f"--engine: expected NAME or LABEL=CHECKPOINT_DIR, got {text!r}")
+    return label, "diffusion", path
+
+
 def _ordered(res: dict[str, Any]) -> dict[str, Any]:
     return {"outputs": res["outputs"], "mean": res["mean"], "cases": res["cases"]}
 
@@ -309,10 +325,11 @@ def _ordered(res: dict[str, Any]) -> dict[str, Any]:
     "engines",
     default="composite,classical",
     show_default=True,
-    help="Comma-separated engines (composite, classical, diffusion).",
+    help="Comma-separated engines (composite, classical, diffusion), or LABEL=CHECKPOINT_DIR "
+    "for the diffusion engine with that checkpoint (e.g. stage1=runs/stage1/pipeline).",
 )
 @click.option("--checkpoint", default=None, help="Model checkpoint folder (diffusion).")
-@click.option("--working-size", type=int, default=None, help="Engine long side in px (256).")
+@click.option("--working-size", type=int, default=None, help="Engine long side in px (128).")
 @click.option("--config", "config_path", default=None, help="YAML config file.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting.")
 @click.option("--sheet-rows", type=int, default=16, show_default=True, help="Cases on the sheet.")

@@ -2,6 +2,7 @@
 
     python scripts/temporal_compare.py --clip-dir data/clip   # a `relight-video synth clip` folder
     python scripts/temporal_compare.py --input carphone.mp4 --matte person -b plate.png
+    python scripts/temporal_compare.py --input carphone.mp4 --matte person --hdri city.exr
 
 For each of ``--temporal none`` and ``--temporal flow`` it runs the diffusion engine and prints
 the warping error (Lai et al. 2018; flow on the input, fwd–bwd occlusion, foreground pixels),
@@ -24,6 +25,7 @@ def main() -> None:
     ap.add_argument("--clip-dir", type=Path, help="a `relight-video synth clip` folder")
     ap.add_argument("--input", type=Path)
     ap.add_argument("-b", "--background", type=Path)
+    ap.add_argument("--hdri", type=Path, help="use a view of this HDR map as the background")
     ap.add_argument("--matte", default=None)
     ap.add_argument("--key", default=None)
     ap.add_argument("--checkpoint", default=None)
@@ -40,6 +42,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = args.keep or Path(tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
+        if args.hdri:
+            from relight_video import io
+            from relight_video.envmap import load_env, perspective_view
+
+            info = io.probe(args.input)
+            args.background = out_dir / f"{args.hdri.stem}_view.png"
+            io.write_image(
+                args.background, perspective_view(load_env(args.hdri), info.width, info.height)
+            )
         for mode in ("none", "flow"):
             out = out_dir / f"temporal_{mode}.mp4"
             key = args.key if not (alpha or args.matte) else None

@@ -184,3 +184,15 @@ def test_eval_video_frame_count_mismatch_is_an_input_error(tmp_path):
     short = write_clip(tmp_path / "short.mp4", decoded(clip)[:4], audio=False)
     r = invoke("eval-video", short, "--input", clip, "--key", "green", "-q")
     assert r.exit_code == 2 and "frames" in r.output
+
+
+def test_engine_specs_name_checkpoints_for_stage_comparisons():
+    from relight_video.errors import InputError
+    from relight_video.evaluate import parse_engine_spec
+
+    assert parse_engine_spec("classical", None) == ("classical", "classical", None)
+    assert parse_engine_spec("diffusion", "ck") == ("diffusion", "diffusion", "ck")
+    assert parse_engine_spec("stage2=runs/s2", None) == ("stage2", "diffusion", "runs/s2")
+    for bad in ("=x", "a=", "a b=x"):
+        with pytest.raises(InputError, match="LABEL=CHECKPOINT_DIR"):
+            parse_engine_spec(bad, None)

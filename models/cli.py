@@ -65,7 +65,15 @@ def synth() -> None:
     help="Shares of relight,tint,identity pairs.",
 )
 @click.option("--env-kinds", default="outdoor,indoor,studio,hdri", show_default=True)
-def pairs_command(out, n, size, seed, cache, lights, pairs_per_subject, fractions, env_kinds):
+@click.option(
+    "--hdri-split",
+    type=click.Choice(["train", "val"]),
+    default=None,
+    help="Use only a split's share of the captured HDRIs (val: never seen in training).",
+)
+def pairs_command(
+    out, n, size, seed, cache, lights, pairs_per_subject, fractions, env_kinds, hdri_split
+):
     """Write N pairs as OUT/NNN/{composite,mask,background,target}.png, env_*.hdr, meta.json."""
     from models.data.pairs import PairConfig, write_pairs
 
@@ -75,6 +83,7 @@ def pairs_command(out, n, size, seed, cache, lights, pairs_per_subject, fraction
         fractions=_floats(fractions, 3, "--fractions"),
         pairs_per_subject=_positive(pairs_per_subject, "--pairs-per-subject"),
         env_kinds=_kinds(env_kinds),
+        hdri_split=hdri_split,
     )
     write_pairs(out, _positive(n, "--n"), size, seed, cache_dir=cache, config=config)
     click.echo(f"wrote {n} pairs to {out}")

@@ -60,6 +60,7 @@ class PairConfig:
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     pairs_per_subject: int = 4
     env_kinds: tuple[str, ...] = ENV_KINDS
+    hdri_split: str | None = None  # captured HDRIs: all (None), or a split's share (train/val)
     exposure_jitter: float = 0.5  # stops, on the composite's foreground only
 
     def check(self) -> None:
@@ -75,6 +76,8 @@ class PairConfig:
             raise InputError(f"fractions must be 3 non-negative numbers, got {self.fractions}")
         if self.pairs_per_subject < 1:
             raise InputError(f"pairs_per_subject must be >= 1, got {self.pairs_per_subject}")
+        if self.hdri_split not in (None, "train", "val"):
+            raise InputError(f"hdri_split must be train or val, got {self.hdri_split!r}")
         bad = [k for k in self.env_kinds if k not in ENV_KINDS]
         if bad or not self.env_kinds:
             raise InputError(f"env_kinds must be among {ENV_KINDS}, got {self.env_kinds}")
@@ -114,13 +117,18 @@ def make_pair(
     rng = np.random.default_rng([seed, 2, index])
     f = np.asarray(config.fractions, float)
     kind = str(rng.choice(PAIR_KINDS, p=f / f.sum()))
-    env_b = sample_environment(rng, config.env_kinds)
+    hdris = None
+    if config.hdri_split:
+        from models.data.dataset import split_hdris  # the dataset imports this module
+
+        hdris = split_hdris(config.hdri_split)
+    env_b = sample_environment(rng, config.env_kinds, hdris=hdris)
     view = sample_view(rng)
     map_b = to_equirect(env_b, config.env_height)
     w_b = light_weights(map_b, dirs)
     k_b = auto_exposure(w_b, dirs)
     if kind == "relight":
-        env_a = sample_environment(rng, config.env_kinds)
+        env_a = sample_environment(rng, config.env_kinds, hdris=hdris)
         map_a = to_equirect(env_a, config.env_height)
         w_a = light_weights(map_a, dirs)
         jitter = 2.0 ** rng.uniform(-config.exposure_jitter, config.exposure_jitter)

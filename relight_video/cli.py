@@ -85,7 +85,7 @@ def _common_options(f):
             "--engine",
             type=click.Choice(["composite", "classical", "diffusion"]),
             default=None,
-            help="Harmonization engine (default: from config, classical).",
+            help="Harmonization engine (default: from config, diffusion with the bundled model).",
         ),
         click.option(
             "--key",

@@ -158,7 +158,19 @@ def test_interrupt_leaves_no_output(tmp_path, clip, background_png, monkeypatch)
 
     monkeypatch.setattr(classical.ClassicalEngine, "harmonize", interrupting)
     out, fg = tmp_path / "out.mp4", tmp_path / "fg.mov"
-    r = invoke("run", clip, "-b", background_png, "-o", out, "--output-alpha", fg, "-q")
+    r = invoke(
+        "run",
+        clip,
+        "-b",
+        background_png,
+        "-o",
+        out,
+        "--output-alpha",
+        fg,
+        "-q",
+        "--engine",
+        "classical",
+    )
     assert r.exit_code == 130
     assert calls["n"] == 5
     assert not out.exists() and not fg.exists()

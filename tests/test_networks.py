@@ -235,3 +235,33 @@ def test_latent_path_from_a_tiny_sd_folder(tmp_path):
     img = np.full((64, 64, 3), 0.5, np.float32)
     out = pipe(img, np.ones((64, 64), np.float32), img, num_inference_steps=2)
     assert out.shape == (1, 64, 64, 3)
+
+
+def test_bundled_checkpoint_is_the_default_and_relights(tmp_path):
+    """The shipped model loads offline, has all three stages' parts, and changes the subject."""
+    from relight_video.config import RunConfig
+    from relight_video.diffusion_engine import BUNDLED, load_pipeline
+    from relight_video.harmonize import harmonize_image
+
+    assert RunConfig().engine == "diffusion"
+    pipe = load_pipeline(None)
+    assert pipe.has_env_branch and pipe.aligner is not None
+    size = sum(f.stat().st_size for f in BUNDLED.rglob("*") if f.is_file())
+    assert size < 12e6, size
+    rng = np.random.default_rng(0)
+    fg = np.clip(rng.normal(150, 20, (64, 48, 3)), 0, 255).astype(np.uint8)
+    mask = np.zeros((64, 48), np.uint8)
+    mask[12:60, 10:38] = 255
+    bg = np.zeros((64, 48, 3), np.uint8)
+    bg[..., 2] = 200  # a deep blue world
+    from relight_video import io
+
+    for name, img in (("fg", fg), ("mask", mask), ("bg", bg)):
+        io.write_image(tmp_path / f"{name}.png", img)
+    out = harmonize_image(
+        tmp_path / "fg.png", tmp_path / "bg.png", tmp_path / "o.png", alpha=tmp_path / "mask.png"
+    )
+    inside = mask > 0
+    change = out[inside].astype(float).mean(0) - fg[inside].astype(float).mean(0)
+    assert np.abs(change).max() > 2  # the subject was relit, not passed through
+    assert np.array_equal(out[~inside], bg[~inside])

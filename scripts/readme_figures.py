@@ -1,6 +1,6 @@
 """Regenerate the README's before/after picture from the bundled example.
 
-python scripts/readme_figures.py     # runs the classical engine, writes docs/before_after.png
+python scripts/readme_figures.py     # composite, classical, diffusion: docs/before_after.png
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ def main() -> None:
     clip, bg = ROOT / "examples/greenscreen.mp4", ROOT / "examples/background.png"
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
-        for engine in ("composite", "classical"):
+        for engine in ("composite", "classical", "diffusion"):
             out = Path(tmp) / f"{engine}.mp4"
             harmonize_video(clip, bg, out, engine=engine, key="green", progress=False)
             rows.append(nth_frame(out, 30))
     before = nth_frame(clip, 30)
     sheet = np.hstack([before, *rows])
     io.write_image(ROOT / "docs/before_after.png", sheet)
-    print("wrote docs/before_after.png (green screen | plain composite | classical engine)")
+    print("wrote docs/before_after.png (green screen | composite | classical | diffusion)")
 
 
 if __name__ == "__main__":

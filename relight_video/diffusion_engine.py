@@ -16,6 +16,10 @@ from relight_video.config import DiffusionConfig
 from relight_video.errors import InputError
 
 BUNDLED = Path(__file__).resolve().parent / "assets" / "relight-small"
+NO_ENV_BRANCH = (
+    "--env-map needs a checkpoint with an env-map branch (train stage 2); "
+    "this one reads light from the background only"
+)
 
 
 def load_pipeline(checkpoint: str | Path | None, device: str = "cpu"):
@@ -68,10 +72,7 @@ class DiffusionEngine:
         ``exposure``; default its own auto exposure) through the env-map branch; ``None``:
         read the light from the background again."""
         if env is not None and not self.supports_env:
-            raise InputError(
-                "--env-map needs a checkpoint with an env-map branch (train stage 2); "
-                "this one reads light from the background only"
-            )
+            raise InputError(NO_ENV_BRANCH)
         self.env, self.env_exposure = env, exposure
 
     def model_size(self, w: int, h: int) -> tuple[int, int]:

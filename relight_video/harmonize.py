@@ -242,10 +242,12 @@ class EnvMaps:
 def check_env_engine(cfg: RunConfig, envs: EnvMaps, engine) -> None:
     if not envs:
         return
-    if not getattr(engine, "supports_env", None):
-        if cfg.engine != "diffusion":
-            raise InputError(f"--env-map needs --engine diffusion (got {cfg.engine!r})")
-        engine.set_env(np.zeros((2, 4, 3), np.float32))  # raises the checkpoint's error
+    if cfg.engine != "diffusion":
+        raise InputError(f"--env-map needs --engine diffusion (got {cfg.engine!r})")
+    if not engine.supports_env:
+        from relight_video.diffusion_engine import NO_ENV_BRANCH
+
+        raise InputError(NO_ENV_BRANCH)
 
 
 def check_paths(input_path: Path, outputs: list[Path | None]) -> None:

@@ -29,6 +29,7 @@ from models.train.config import TrainConfig
 from models.train.data import make_dataset
 from models.train.stage1 import (
     build_models,
+    diffusion_loss,
     export,
     fit,
     make_scheduler,
@@ -44,12 +45,6 @@ def feature_loss(aligned: list[torch.Tensor], target: list[torch.Tensor]) -> tor
     whatever its scale."""
     terms = [((a - t) ** 2).mean() / (t.pow(2).mean() + 1e-6) for a, t in zip(aligned, target)]
     return torch.stack(terms).mean()
-
-
-def env_loss(net: RelightNet, batch: dict, scheduler, bg_weight: float) -> torch.Tensor:
-    """Phase 1: the diffusion loss with the env-map branch in place of the background's."""
-    x_t, t, x0, cond, w = noisy_batch(batch, scheduler, env_key="env_tgt")
-    return weighted_mse(net(x_t, t, cond, use_env=True), x0, w, bg_weight)
 
 
 def alignment_loss(
@@ -97,7 +92,7 @@ def run(cfg: TrainConfig) -> Path:
         cfg,
         net,
         list(net.env_branch.parameters()),
-        lambda n, b: env_loss(n, b, scheduler, bgw),
+        lambda n, b: diffusion_loss(n, b, scheduler, bg_weight=bgw, use_env=True),
         dataset,
         out,
         "stage2-env",

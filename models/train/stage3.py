@@ -139,12 +139,11 @@ def simulate_pair(
     Returns uint8 ``composite`` (the input: differs from the photo only where ``alpha > 0``),
     ``target`` (the photo itself), ``background`` (subject removed) and ``mask``.
     """
+    # the pipeline composites over the background it is given (the photo): its output is
+    # already photo + change·alpha
     relit = pipe(photo, alpha, photo, env_map=env, num_inference_steps=steps, generator=generator)
-    relit = (np.clip(relit[0], 0, 1) * 255 + 0.5).astype(np.float32)
-    a = alpha[..., None]
-    comp = relit * a + photo.astype(np.float32) * (1 - a)
-    comp = np.clip(comp + 0.5, 0, 255).astype(np.uint8)
-    comp[alpha <= 0] = photo[alpha <= 0]  # exact outside the subject
+    comp = (np.clip(relit[0], 0, 1) * 255 + 0.5).astype(np.uint8)
+    comp[alpha <= 0] = photo[alpha <= 0]  # exact outside the subject (no float round trip)
     return {
         "composite": comp,
         "target": photo.copy(),
@@ -153,14 +152,15 @@ def simulate_pair(
     }
 
 
-def random_env(rng: np.random.Generator, height: int = 64) -> tuple[np.ndarray, str]:
-    """A random environment (procedural kinds and the training share of the captured HDRIs),
-    ``(H, 2H, 3)`` float32 linear, and its description."""
-    from models.data.dataset import split_hdris
+def random_env(
+    rng: np.random.Generator, hdris: list[Path], height: int = 64
+) -> tuple[np.ndarray, dict]:
+    """A random environment (procedural kinds, and ``hdris``: the training share of the captured
+    HDRIs), ``(H, 2H, 3)`` float32 linear, and its description."""
     from models.data.envmaps import sample_environment, to_equirect
 
-    env = sample_environment(rng, hdris=split_hdris("train"))
-    return to_equirect(env, height, supersample=2), json.dumps(env.describe(), default=float)
+    env = sample_environment(rng, hdris=hdris)
+    return to_equirect(env, height, supersample=2), env.describe()
 
 
 def pipeline_from_net(net: RelightNet):
@@ -192,6 +192,8 @@ def simulate_pairs(
     the same photos and settings is reused."""
     from tqdm import tqdm
 
+    from models.data.dataset import split_hdris
+
     key = {
         "photos": [name for name, *_ in photos],
         "size": size,
@@ -207,19 +209,20 @@ def simulate_pairs(
     pipe = pipeline_from_net(net)
     net.eval()
     n = 0
+    hdris = split_hdris("train")
     jobs = [(p, k) for p in range(len(photos)) for k in range(per_photo)]
     for p, k in tqdm(jobs, desc="stage3 simulate", unit="pair", disable=not progress):
         name, photo, alpha = photos[p]
         rng = np.random.default_rng([seed, 41, p, k])
         crop, a = square_crop(photo, alpha, size, rng)
-        env, describe = random_env(rng)
+        env, describe = random_env(rng, hdris)
         g = torch.Generator().manual_seed(int(rng.integers(2**31)))
         pair = simulate_pair(pipe, crop, a, env, steps, g)
         case = out / f"{n:04d}"
         case.mkdir(exist_ok=True)
         for f in FILES:
             io.write_image(case / f"{f}.png", pair[f])
-        (case / "meta.json").write_text(json.dumps({"photo": name, "env": json.loads(describe)}))
+        (case / "meta.json").write_text(json.dumps({"photo": name, "env": describe}, default=float))
         n += 1
     net.train()
     done.write_text(json.dumps(key))

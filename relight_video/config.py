@@ -7,6 +7,7 @@ Nested sections are addressed with dots: ``--set classical.light_strength=0.5``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -169,7 +170,15 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         raise InputError(f"{where}: expected an integer, got {value!r}")
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            if math.isfinite(value):
+                return float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads ``2e-4`` (no dot) as a string
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if math.isfinite(number):
+                return number
         raise InputError(f"{where}: expected a number, got {value!r}")
     if annotation is str:
         if isinstance(value, (str, Path)):

@@ -25,6 +25,8 @@ def test_yaml_then_set_then_flags(tmp_path):
         ("engine: [unclosed\n", "bad YAML"),
         ("- a\n- b\n", "mapping at the top level"),
         ("engine: neural\n", "engine: expected one of"),
+        ("classical:\n  light_strength: strong\n", "light_strength: expected a number"),
+        ("classical:\n  light_strength: .nan\n", "light_strength: expected a number"),
     ],
 )
 def test_bad_config(tmp_path, text, message):
@@ -32,6 +34,12 @@ def test_bad_config(tmp_path, text, message):
     p.write_text(text)
     with pytest.raises(InputError, match=message):
         load_run_config(p)
+
+
+def test_exponent_without_dot_is_a_number():
+    # YAML 1.1 reads 5e-1 as a string; a number field still takes it
+    cfg = load_run_config(None, ["classical.light_strength=5e-1"])
+    assert cfg.classical.light_strength == 0.5
 
 
 def test_bad_override():

@@ -65,6 +65,9 @@ class TrainConfig:
     num_workers: int = 0
     mixed_precision: str = "no"
     background_loss_weight: float = 0.05
+    # share of each batch drawn at the top timestep, the one few-step sampling starts from
+    # (default sampling is 1 step, where the x0 prediction from pure noise *is* the output)
+    top_timestep_share: float = 0.0
     init_checkpoint: str | None = None  # a previous stage's pipeline folder
     # stage 2: ``steps`` train the env-map branch, then ``align_steps`` the aligner
     align_steps: int = 0

@@ -102,9 +102,17 @@ def _from_stable_diffusion(root: Path, m):
     return RelightNet(unet, build_background_branch(unet, dcfg)), vae, dcfg
 
 
-def noisy_batch(batch: dict, scheduler, vae=None, generator=None, env_key: str | None = None):
+def noisy_batch(
+    batch: dict,
+    scheduler,
+    vae=None,
+    generator=None,
+    env_key: str | None = None,
+    top_share: float = 0.0,
+):
     """One training draw: ``(x_t, t, x0, cond, weight)`` for a batch of pairs; ``env_key``
-    names the batch's env map (``env_tgt``) for the env-map branch."""
+    names the batch's env map (``env_tgt``) for the env-map branch. A ``top_share`` of the
+    timesteps is set to the last one, where few-step sampling starts."""
     comp, mask, bg, target = (batch[k] for k in ("composite", "mask", "background", "target"))
     env = batch[env_key] if env_key else None
     cond = condition(comp, mask, bg, env, vae=vae)
@@ -117,6 +125,9 @@ def noisy_batch(batch: dict, scheduler, vae=None, generator=None, env_key: str |
         generator=generator,
         device=x0.device,
     )
+    if top_share > 0:
+        top = torch.rand(t.shape, generator=generator, device=t.device) < top_share
+        t = torch.where(top, scheduler.config.num_train_timesteps - 1, t)
     x_t = scheduler.add_noise(x0, noise, t)
     w = torch.nn.functional.interpolate(mask, size=x0.shape[-2:], mode="area")
     return x_t, t, x0, cond, w
@@ -136,10 +147,11 @@ def diffusion_loss(
     bg_weight: float = 0.05,
     generator: torch.Generator | None = None,
     use_env: bool = False,
+    top_share: float = 0.0,
 ):
     """Foreground-weighted x0 loss on one batch; returns the scalar loss."""
     x_t, t, x0, cond, w = noisy_batch(
-        batch, scheduler, vae, generator, env_key="env_tgt" if use_env else None
+        batch, scheduler, vae, generator, "env_tgt" if use_env else None, top_share
     )
     pred = net(x_t, t, cond, use_env=use_env)
     return weighted_mse(pred, x0, w, bg_weight)
@@ -154,7 +166,9 @@ def run(cfg: TrainConfig) -> Path:
     params = list(net.parameters())
 
     def loss_fn(n, b):
-        return diffusion_loss(n, b, scheduler, vae, cfg.background_loss_weight)
+        return diffusion_loss(
+            n, b, scheduler, vae, cfg.background_loss_weight, top_share=cfg.top_timestep_share
+        )
 
     out = Path(cfg.output_dir)
     fit(cfg, net, params, loss_fn, dataset, out, "stage1", cfg.steps)

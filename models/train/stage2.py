@@ -48,10 +48,15 @@ def feature_loss(aligned: list[torch.Tensor], target: list[torch.Tensor]) -> tor
 
 
 def alignment_loss(
-    net: RelightNet, batch: dict, scheduler, bg_weight: float, feature_weight: float = 1.0
+    net: RelightNet,
+    batch: dict,
+    scheduler,
+    bg_weight: float,
+    feature_weight: float = 1.0,
+    top_share: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Phase 2: ``(total, feature)`` losses for the aligner on one batch."""
-    x_t, t, x0, cond, w = noisy_batch(batch, scheduler, env_key="env_tgt")
+    x_t, t, x0, cond, w = noisy_batch(batch, scheduler, env_key="env_tgt", top_share=top_share)
     sample = torch.cat([x_t, cond.concat], 1)
     with torch.no_grad():
         env_down, env_mid = net.env_residuals(sample, t, cond)
@@ -92,7 +97,9 @@ def run(cfg: TrainConfig) -> Path:
         cfg,
         net,
         list(net.env_branch.parameters()),
-        lambda n, b: diffusion_loss(n, b, scheduler, bg_weight=bgw, use_env=True),
+        lambda n, b: diffusion_loss(
+            n, b, scheduler, bg_weight=bgw, use_env=True, top_share=cfg.top_timestep_share
+        ),
         dataset,
         out,
         "stage2-env",
@@ -103,7 +110,9 @@ def run(cfg: TrainConfig) -> Path:
         cfg,
         net,
         list(net.aligner.parameters()),
-        lambda n, b: alignment_loss(n, b, scheduler, bgw, cfg.feature_loss_weight)[0],
+        lambda n, b: alignment_loss(
+            n, b, scheduler, bgw, cfg.feature_loss_weight, cfg.top_timestep_share
+        )[0],
         dataset,
         out,
         "stage2-align",

@@ -292,7 +292,9 @@ def run(cfg: TrainConfig, photos: str | None = None, matte: str | None = None) -
         cfg,
         net,
         params,
-        lambda n, b: diffusion_loss(n, b, scheduler, None, cfg.background_loss_weight),
+        lambda n, b: diffusion_loss(
+            n, b, scheduler, None, cfg.background_loss_weight, top_share=cfg.top_timestep_share
+        ),
         dataset,
         out,
         "stage3",

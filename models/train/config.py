@@ -58,6 +58,7 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 0.0
     warmup_steps: int = 50
+    lr_schedule: str = "constant"  # constant | cosine (to 0 at the stage's last step)
     ema_decay: float = 0.995
     seed: int = 0
     log_every: int = 25

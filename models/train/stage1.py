@@ -15,6 +15,7 @@ folder (``OUTPUT/pipeline``, fp16 safetensors) at the end.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -175,6 +176,17 @@ def run(cfg: TrainConfig) -> Path:
     return export(net, vae, out / "pipeline")
 
 
+def lr_factor(cfg: TrainConfig, step: int, steps: int) -> float:
+    """Learning-rate multiplier: linear warm-up, then constant or a cosine down to 0."""
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    if cfg.lr_schedule == "constant":
+        return warm
+    if cfg.lr_schedule == "cosine":
+        done = min(1.0, max(0, step - cfg.warmup_steps) / max(1, steps - cfg.warmup_steps))
+        return warm * 0.5 * (1 + math.cos(math.pi * done))
+    raise InputError(f"lr_schedule: expected constant or cosine, got {cfg.lr_schedule!r}")
+
+
 def fit(cfg: TrainConfig, net, params, loss_fn, dataset, out: Path, stage: str, steps: int):
     """The training loop every stage shares: AdamW on ``params`` (everything else in ``net``
     stays frozen), warm-up, gradient clipping, an EMA of ``params`` copied into ``net`` at the
@@ -197,7 +209,7 @@ def fit(cfg: TrainConfig, net, params, loss_fn, dataset, out: Path, stage: str, 
         num_workers=cfg.num_workers,
     )
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, steps))
     net, opt, loader, sched = accelerator.prepare(net, opt, loader, sched)
     ema = EMAModel(params, decay=cfg.ema_decay)
     state_dir = out / f"state-{stage}"

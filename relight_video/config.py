@@ -59,6 +59,9 @@ class TemporalConfig:
     """Video stability for the diffusion engine (see :mod:`relight_video.temporal`)."""
 
     mode: str = "flow"  # flow | none (plain per-frame processing)
+    # shared: one seeded noise for the whole clip; per_frame: a fresh draw for every frame (how
+    # an image relighting tool run frame by frame samples; kept for comparisons)
+    noise: str = "shared"
     fraction: float = 0.6  # share of sampling steps guided by the previous frame
     weight: float = 0.8  # blend weight of the warped previous result
     gain_smoothing: float = 0.5  # temporal smoothing of the detail-transfer gain
@@ -131,6 +134,10 @@ class RunConfig:
             )
         if self.temporal.mode not in ("flow", "none"):
             raise InputError(f"temporal: expected flow or none, got {self.temporal.mode!r}")
+        if self.temporal.noise not in ("shared", "per_frame"):
+            raise InputError(
+                f"temporal.noise: expected shared or per_frame, got {self.temporal.noise!r}"
+            )
         if self.temporal.flow_backend not in ("dis", "raft_small", "raft_large"):
             raise InputError(
                 f"temporal.flow_backend: expected dis, raft_small or raft_large, "

@@ -52,14 +52,17 @@ class DiffusionEngine:
         checkpoint: str | None = None,
         device: str = "cpu",
         seed: int = 0,
+        shared_noise: bool = True,
     ):
         self.cfg, self.seed, self.device = cfg, seed, device
+        self.shared_noise = shared_noise
         self.pipe = load_pipeline(checkpoint, device)
         self.multiple = 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
         self.reset()
 
     def reset(self) -> None:
         self._noise = None
+        self._generator = None  # per-frame noise draws, seeded per clip
         self.x0_hook = None  # set by the temporal loop
         self.env, self.env_exposure = None, None
 
@@ -90,7 +93,11 @@ class DiffusionEngine:
         h, w = fg.shape[:2]
         mw, mh = self.model_size(w, h)
         small = [cv2.resize(x, (mw, mh), interpolation=cv2.INTER_AREA) for x in (fg, alpha, bg)]
-        if self._noise is None or self._noise.shape[-2:] != (mh, mw):
+        if not self.shared_noise:  # a fresh draw every frame, from one seeded stream per clip
+            if self._generator is None:
+                self._generator = torch.Generator().manual_seed(self.seed)
+            self._noise = torch.randn((1, 3, mh, mw), generator=self._generator)
+        elif self._noise is None or self._noise.shape[-2:] != (mh, mw):
             g = torch.Generator().manual_seed(self.seed)
             self._noise = torch.randn((1, 3, mh, mw), generator=g)
         env = None

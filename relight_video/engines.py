@@ -30,7 +30,13 @@ def make_engine(cfg: RunConfig) -> Engine:
     if cfg.engine == "diffusion":
         from relight_video.diffusion_engine import DiffusionEngine
 
-        engine = DiffusionEngine(cfg.diffusion, cfg.checkpoint, cfg.device, cfg.seed)
+        engine = DiffusionEngine(
+            cfg.diffusion,
+            cfg.checkpoint,
+            cfg.device,
+            cfg.seed,
+            shared_noise=cfg.temporal.noise == "shared",
+        )
         if cfg.temporal.mode == "none":
             return engine
         from relight_video.temporal import FlowGuidedEngine

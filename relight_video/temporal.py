@@ -5,13 +5,15 @@
    (:func:`relight_video.flow.flow_pair`; DIS by default, RAFT from a local weights file), with
    the forward–backward occlusion test of Sundaram, Brox & Keutzer (ECCV 2010).
 3. Guidance: during the first ``fraction`` of the sampling steps the predicted clean residual
-   ``x0`` is blended with the previous frame's final ``x0`` warped into this frame, on foreground
+   ``x0`` is blended with the previous frame's ``x0`` *of the same step* warped into this frame
+   (both frames start from the shared noise, so the two are equally far along), on foreground
    pixels the occlusion test marks visible (the cross-frame constraint of Rerender-A-Video, Yang
    et al. SIGGRAPH Asia 2023, applied to x0 as in its "shape-aware fusion"); the rest of the
    frame, and the later steps, denoise freely.
 4. The low-frequency gain of the detail transfer is also smoothed over time by the same warp.
 
-Only the previous input frame, its final ``x0`` and gain are kept: memory is flat in clip length.
+Only the previous input frame, its per-step ``x0`` (a few model-size tensors) and gain are kept:
+memory is flat in clip length.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from relight_video.errors import InputError
 @dataclass
 class TemporalState:
     frame: np.ndarray  # (h, w, 3) uint8, previous input at working size
-    x0: object | None = None  # torch (1, C, mh, mw), previous final clean residual
+    x0: list | None = None  # per sampling step, torch (1, C, mh, mw): previous frame's x0
     gain: np.ndarray | None = None  # (h, w, 3) previous low-frequency gain
 
 
@@ -99,7 +101,6 @@ class FlowGuidedEngine:
         frame = (np.clip(fg, 0, 1) * 255 + 0.5).astype(np.uint8)
         h, w = frame.shape[:2]
         mw, mh = self.engine.model_size(w, h)
-        hook = None
         self._flow_ws = None
         if self.state is not None and self.state.x0 is not None:
             # flow from this frame to the previous one, to pull the previous result here
@@ -118,23 +119,27 @@ class FlowGuidedEngine:
                 self._visible_ws.astype(np.float32), (mw, mh), interpolation=cv2.INTER_AREA
             )
             mask = torch.from_numpy(vis_m)[None, None] * self.weight
-            prev = warp(self.state.x0, flow_m)
-            n_guided = self.fraction
-
-            def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
-                if i < n_guided * n:
-                    x0 = x0 * (1 - mask) + prev.to(x0.dtype) * mask
-                self._last_x0 = x0
-                return x0
+            flow_m = flow_m.to(self.state.x0[0].device)
+            prev_x0 = self.state.x0
         else:
+            mask = flow_m = prev_x0 = None
+        fraction, steps_x0 = self.fraction, []
 
-            def hook(i: int, n: int, x0):
-                self._last_x0 = x0
-                return x0
+        def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
+            # step i is fused with the previous frame's x0 *at the same step*: both frames
+            # start from one shared noise, so their step-i predictions are equally far along
+            # (fusing an early x0 with a finished one feeds back and over-sharpens, frame
+            # after frame)
+            if prev_x0 is not None and i < fraction * n and i < len(prev_x0):
+                prev = warp(prev_x0[i], flow_m).to(x0.dtype)
+                m = mask.to(x0.device, x0.dtype)
+                x0 = x0 * (1 - m) + prev * m
+            steps_x0.append(x0.detach().clone())
+            return x0
 
         self.engine.x0_hook = hook
         out = self.engine.harmonize(fg, alpha, bg)
-        self.state = TemporalState(frame=frame, x0=self._last_x0.detach().clone())
+        self.state = TemporalState(frame=frame, x0=steps_x0)
         return out
 
     def smooth_gain(self, gain: np.ndarray) -> np.ndarray:

@@ -67,6 +67,38 @@ def test_flow_guidance_reduces_warping_error(checkpoint):
     assert e_guided < 0.7 * e_plain, (e_plain, e_guided)
 
 
+def test_guidance_does_not_drift_on_a_still_clip(checkpoint):
+    # A still shot: each frame's step-i x0 equals the previous frame's, so full guidance must
+    # change nothing. (Fusing the previous *final* x0 into early steps fed back and drifted.)
+    from relight_video.diffusion_engine import DiffusionEngine
+    from relight_video.temporal import FlowGuidedEngine
+
+    frames, alphas = moving_clip(n=1)
+    frames, alphas = frames * 4, alphas * 4
+    cfg = DiffusionConfig(model_size=48, steps=4)
+    plain = run_engine(DiffusionEngine(cfg, str(checkpoint), seed=0), frames, alphas)
+    guided = run_engine(
+        FlowGuidedEngine(DiffusionEngine(cfg, str(checkpoint), seed=0), fraction=0.5, weight=0.8),
+        frames,
+        alphas,
+    )
+    for p, g in zip(plain, guided):
+        assert np.abs(p - g).max() < 1e-3
+
+
+def test_per_frame_noise_is_fresh_and_seeded(checkpoint):
+    from relight_video.diffusion_engine import DiffusionEngine
+
+    frames, alphas = moving_clip(n=1)
+    frames, alphas = frames * 2, alphas * 2
+    cfg = DiffusionConfig(model_size=48, steps=2)
+    engine = DiffusionEngine(cfg, str(checkpoint), seed=1, shared_noise=False)
+    a = run_engine(engine, frames, alphas)
+    b = run_engine(engine, frames, alphas)  # reset: the same stream again
+    assert not np.allclose(a[0], a[1])  # the same frame, another draw
+    assert np.array_equal(a[1], b[1])
+
+
 def test_shared_noise_is_seeded(checkpoint):
     from relight_video.diffusion_engine import DiffusionEngine
 

@@ -52,6 +52,12 @@ class DiffusionConfig:
     # best on held-out light-stage pairs (README, "Results"); more steps trade accuracy for
     # sample diversity.
     steps: int = 1
+    # noise draws per frame, run as one batch and averaged (a better posterior-mean estimate)
+    samples: int = 4
+    # also run the mirrored frame (plate and subject) and average it back in; light read from
+    # the plate only, so it is skipped with --env-map. 4 draws + mirror vs 1 draw, held-out
+    # fPSNR: +0.07 dB procedural, +0.29 dB unseen HDRIs, 1.5x the time per 1080p frame.
+    flip: bool = True
 
 
 @dataclass
@@ -132,6 +138,8 @@ class RunConfig:
             raise InputError(
                 f"diffusion.model_size: expected 8..2048, got {self.diffusion.model_size}"
             )
+        if not 1 <= self.diffusion.samples <= 64:
+            raise InputError(f"diffusion.samples: expected 1..64, got {self.diffusion.samples}")
         if self.temporal.mode not in ("flow", "none"):
             raise InputError(f"temporal: expected flow or none, got {self.temporal.mode!r}")
         if self.temporal.noise not in ("shared", "per_frame"):

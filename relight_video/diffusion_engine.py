@@ -90,26 +90,47 @@ class DiffusionEngine:
         import cv2
         import torch
 
+        from relight_video.pipeline import to_tensor
+
         h, w = fg.shape[:2]
         mw, mh = self.model_size(w, h)
         small = [cv2.resize(x, (mw, mh), interpolation=cv2.INTER_AREA) for x in (fg, alpha, bg)]
-        if not self.shared_noise:  # a fresh draw every frame, from one seeded stream per clip
-            if self._generator is None:
-                self._generator = torch.Generator().manual_seed(self.seed)
-            self._noise = torch.randn((1, 3, mh, mw), generator=self._generator)
-        elif self._noise is None or self._noise.shape[-2:] != (mh, mw):
-            g = torch.Generator().manual_seed(self.seed)
-            self._noise = torch.randn((1, 3, mh, mw), generator=g)
         env = None
         if self.env is not None:
             env = self.pipe.prepare_env(self.env, self.env_exposure)
+        flip = self.cfg.flip and env is None
+        n = self.cfg.samples * (2 if flip else 1)  # the batch: draws, then their mirrors
+        shape = (n, 3, mh, mw)
+        if not self.shared_noise:  # a fresh draw every frame, from one seeded stream per clip
+            if self._generator is None:
+                self._generator = torch.Generator().manual_seed(self.seed)
+            self._noise = torch.randn(shape, generator=self._generator)
+        elif self._noise is None or tuple(self._noise.shape) != shape:
+            g = torch.Generator().manual_seed(self.seed)
+            self._noise = torch.randn(shape, generator=g)
+        fg_t, a_t, bg_t = (to_tensor(x, c) for x, c in zip(small, (3, 1, 3)))
+        batch = [torch.cat([x] * self.cfg.samples) for x in (fg_t, a_t, bg_t)]
+        if flip:
+            batch = [torch.cat([x, x.flip(-1)]) for x in batch]
+        hook = self.x0_hook
+        if flip and hook is not None:  # the hook (temporal fusion) sees every member unmirrored
+            half = self.cfg.samples
+
+            def hook(i, steps, x0, inner=self.x0_hook):
+                out = inner(i, steps, torch.cat([x0[:half], x0[half:].flip(-1)]))
+                return torch.cat([out[:half], out[half:].flip(-1)])
+
         out = self.pipe(
-            *small,
+            *batch,
             env_map=env,
             num_inference_steps=self.cfg.steps,
             latents=self._noise.clone(),
-            x0_hook=self.x0_hook,
-        )[0]
+            x0_hook=hook,
+            output_type="pt",
+        )
+        if flip:
+            out = torch.cat([out[: self.cfg.samples], out[self.cfg.samples :].flip(-1)])
+        out = ((out.mean(0) + 1) / 2).permute(1, 2, 0).float().cpu().numpy()
         # the change the model made, brought back to the working size
         change = cv2.resize(out - small[0], (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(fg + change, 0.0, 1.0)

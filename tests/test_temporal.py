@@ -86,6 +86,28 @@ def test_guidance_does_not_drift_on_a_still_clip(checkpoint):
         assert np.abs(p - g).max() < 1e-3
 
 
+def test_guidance_with_averaged_draws_and_mirror(checkpoint):
+    # the batch of draws + mirrored copies goes through the temporal hook unmirrored: on a
+    # still clip guidance is still a no-op, and the average differs from a single draw
+    from relight_video.diffusion_engine import DiffusionEngine
+    from relight_video.temporal import FlowGuidedEngine
+
+    frames, alphas = moving_clip(n=1)
+    frames, alphas = frames * 3, alphas * 3
+    cfg = DiffusionConfig(model_size=48, steps=3, samples=2, flip=True)
+    plain = run_engine(DiffusionEngine(cfg, str(checkpoint), seed=0), frames, alphas)
+    guided = run_engine(
+        FlowGuidedEngine(DiffusionEngine(cfg, str(checkpoint), seed=0), fraction=0.5, weight=0.8),
+        frames,
+        alphas,
+    )
+    for p, g in zip(plain, guided):
+        assert np.abs(p - g).max() < 1e-3
+    single = DiffusionConfig(model_size=48, steps=3, samples=1, flip=False)
+    one = run_engine(DiffusionEngine(single, str(checkpoint), seed=0), frames[:1], alphas[:1])
+    assert np.abs(one[0] - plain[0]).max() > 1e-3
+
+
 def test_per_frame_noise_is_fresh_and_seeded(checkpoint):
     from relight_video.diffusion_engine import DiffusionEngine
 

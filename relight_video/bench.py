@@ -123,7 +123,19 @@ def write_background(path: Path, height: int) -> Path:
 
 
 def _peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far, in bytes."""
+    """Peak resident set size of this process so far, in bytes.
+
+    On Linux this is ``VmHWM`` from ``/proc/self/status``, the high-water mark of this process's
+    own memory. Not ``getrusage``: Linux keeps ``ru_maxrss`` across ``execve``, so a ``spawn``
+    child would report its parent's peak (the bench parent, grown by writing the test clips).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows

@@ -108,3 +108,21 @@ def test_bench_cuda_without_gpu_is_an_input_error():
         pytest.skip("a CUDA device is present")
     r = invoke("bench", "--sizes", "64", "--frames", "4", "--device", "cuda", "-q")
     assert r.exit_code == 2 and "cuda" in r.output.lower()
+
+
+def test_peak_rss_of_a_spawned_child_is_its_own():
+    # Linux keeps ru_maxrss across execve: a spawn child must not report the parent's peak
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
+
+    from relight_video.bench import _peak_rss_bytes
+
+    ballast = np.ones(400 * 2**20 // 8)  # 400 MiB touched in this process
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        child_peak = pool.submit(_peak_rss_bytes).result()
+    assert ballast.sum() > 0
+    assert _peak_rss_bytes() > 400 * 2**20
+    assert child_peak < 300 * 2**20, child_peak / 2**20

@@ -336,7 +336,7 @@ def system_info(device: str) -> dict[str, Any]:
         "numpy": np.__version__,
         "opencv": cv2.__version__,
         "pyav": av.__version__,
-        "decoder": "decord" if _has_decord() else "pyav",
+        "decoder": "pyav",
     }
     if hasattr(os, "sched_getaffinity"):
         info["cpus_usable"] = len(os.sched_getaffinity(0))
@@ -346,12 +346,6 @@ def system_info(device: str) -> dict[str, Any]:
         info["gpu"] = torch.cuda.get_device_name(0)
         info["torch"] = torch.__version__
     return info
-
-
-def _has_decord() -> bool:
-    from relight_video import io
-
-    return io._has_decord()
 
 
 # ------------------------------------------------------------------------------- reports

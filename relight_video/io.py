@@ -1,7 +1,10 @@
 """Streaming video and image IO.
 
-Decode: :func:`read_frames` yields ``(H, W, 3|4) uint8`` RGB(A) frames one at a time, with decord
-when it is installed (RGB only) and PyAV otherwise; memory is constant in clip length.
+Decode: :func:`read_frames` yields ``(H, W, 3|4) uint8`` RGB(A) frames one at a time, with PyAV
+by default (memory constant in clip length) or decord on request (RGB only). Measured at 1080p
+while encoding on a second thread, as every run does: decord decodes ahead without bound
+(peak RSS 430 MiB for 24 frames, 728 MiB for 96) and competes with the encoder; PyAV stays at
+~320 MiB and its decode+encode floor ran faster (91 vs 78–83 fps).
 
 Encode: :class:`VideoWriter` writes, by the output path,
 
@@ -143,8 +146,9 @@ def read_frames(
 ) -> Iterator[np.ndarray]:
     """Yield frames ``(H, W, 3) uint8`` RGB (``(H, W, 4)`` RGBA with ``alpha=True``).
 
-    ``backend``: ``auto`` (decord if installed and RGB is asked for, else PyAV), ``decord``,
-    ``pyav``. A folder is read as an image sequence in name order.
+    ``backend``: ``auto`` (PyAV, see the module notes), ``pyav`` or ``decord`` (RGB only;
+    reads ahead, so memory grows with clip length). A folder is read as an image sequence in
+    name order.
     """
     path = Path(path)
     if path.is_dir():
@@ -154,20 +158,12 @@ def read_frames(
         return
     if backend not in ("auto", "decord", "pyav"):
         raise InputError(f"unknown decode backend {backend!r} (auto, decord, pyav)")
-    if backend == "decord" or (backend == "auto" and not alpha and _has_decord()):
+    if backend == "decord":
         if alpha:
             raise InputError("decord cannot decode alpha; use backend='pyav'")
         yield from _read_decord(path)
     else:
         yield from _read_pyav(path, alpha)
-
-
-def _has_decord() -> bool:
-    try:
-        import decord  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _read_decord(path: Path) -> Iterator[np.ndarray]:

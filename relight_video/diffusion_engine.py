@@ -64,7 +64,7 @@ class DiffusionEngine:
         self._noise = None
         self._generator = None  # per-frame noise draws, seeded per clip
         self.x0_hook = None  # set by the temporal loop
-        self.env, self.env_exposure = None, None
+        self.env, self.env_exposure, self._env_input = None, None, None
 
     @property
     def supports_env(self) -> bool:
@@ -76,7 +76,10 @@ class DiffusionEngine:
         read the light from the background again."""
         if env is not None and not self.supports_env:
             raise InputError(NO_ENV_BRANCH)
+        if env is self.env and exposure == self.env_exposure:
+            return  # the same light as the last frame: keep its encoded branch input
         self.env, self.env_exposure = env, exposure
+        self._env_input = None if env is None else self.pipe.prepare_env(env, exposure)
 
     def model_size(self, w: int, h: int) -> tuple[int, int]:
         """``(w, h)`` the model runs at: the short side ``cfg.model_size`` (the scale the model
@@ -95,11 +98,10 @@ class DiffusionEngine:
         h, w = fg.shape[:2]
         mw, mh = self.model_size(w, h)
         small = [cv2.resize(x, (mw, mh), interpolation=cv2.INTER_AREA) for x in (fg, alpha, bg)]
-        env = None
-        if self.env is not None:
-            env = self.pipe.prepare_env(self.env, self.env_exposure)
+        env = self._env_input
         flip = self.cfg.flip and env is None
-        n = self.cfg.samples * (2 if flip else 1)  # the batch: draws, then their mirrors
+        k = self.cfg.samples
+        n = k * (2 if flip else 1)  # the batch: draws, then their mirrors
         shape = (n, 3, mh, mw)
         if not self.shared_noise:  # a fresh draw every frame, from one seeded stream per clip
             if self._generator is None:
@@ -109,16 +111,18 @@ class DiffusionEngine:
             g = torch.Generator().manual_seed(self.seed)
             self._noise = torch.randn(shape, generator=g)
         fg_t, a_t, bg_t = (to_tensor(x, c) for x, c in zip(small, (3, 1, 3)))
-        batch = [torch.cat([x] * self.cfg.samples) for x in (fg_t, a_t, bg_t)]
+        batch = [torch.cat([x] * k) for x in (fg_t, a_t, bg_t)]
+
+        def unmirror(x):  # mirrors the second half back (its own inverse)
+            return torch.cat([x[:k], x[k:].flip(-1)]) if flip else x
+
         if flip:
-            batch = [torch.cat([x, x.flip(-1)]) for x in batch]
+            batch = [unmirror(torch.cat([x, x])) for x in batch]
         hook = self.x0_hook
         if flip and hook is not None:  # the hook (temporal fusion) sees every member unmirrored
-            half = self.cfg.samples
 
             def hook(i, steps, x0, inner=self.x0_hook):
-                out = inner(i, steps, torch.cat([x0[:half], x0[half:].flip(-1)]))
-                return torch.cat([out[:half], out[half:].flip(-1)])
+                return unmirror(inner(i, steps, unmirror(x0)))
 
         out = self.pipe(
             *batch,
@@ -128,9 +132,7 @@ class DiffusionEngine:
             x0_hook=hook,
             output_type="pt",
         )
-        if flip:
-            out = torch.cat([out[: self.cfg.samples], out[self.cfg.samples :].flip(-1)])
-        out = ((out.mean(0) + 1) / 2).permute(1, 2, 0).float().cpu().numpy()
+        out = ((unmirror(out).mean(0) + 1) / 2).permute(1, 2, 0).float().cpu().numpy()
         # the change the model made, brought back to the working size
         change = cv2.resize(out - small[0], (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(fg + change, 0.0, 1.0)

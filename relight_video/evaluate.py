@@ -230,8 +230,6 @@ def evaluate_cases(
     folders = find_cases(cases_dir)
     if not engines:
         raise InputError("--engine: expected at least one engine")
-    if len(set(engines)) != len(engines):
-        raise InputError(f"--engine: an engine is named twice: {','.join(engines)}")
     built = {}
     specs = [parse_engine_spec(e, checkpoint) for e in engines]
     engines = [label for label, _, _ in specs]

@@ -210,6 +210,7 @@ class EnvMaps:
             self.maps[p] = resize_env(env, min(self.MAX_ROWS, env.shape[0]))
         self.base = cfg.env_map or (keys.keys[0].values.get("env_map") if keys else None)
         self.yaw = cfg.env_yaw
+        self._static: EnvLight | None = None
         self.exposure = None
         if self.base is not None:
             self.exposure = auto_exposure(rotate_env(self.maps[self.base], self.yaw))
@@ -220,6 +221,8 @@ class EnvMaps:
     def at(self, light) -> EnvLight | None:
         from relight_video.envmap import rotate_env
 
+        if light is None and self._static is not None:
+            return self._static  # no keyframes: one light for the whole clip
         path = (light.env_map if light is not None and light.env_map else None) or self.base
         if path is None:
             return None
@@ -229,6 +232,9 @@ class EnvMaps:
             env = light.apply_to_env(env, nxt)
         if self.yaw:
             env = rotate_env(env, self.yaw)
+        if light is None:
+            self._static = EnvLight(env, self.exposure)
+            return self._static
         return EnvLight(env, self.exposure)
 
     def view(self, width: int, height: int) -> np.ndarray:

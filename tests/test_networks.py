@@ -265,3 +265,24 @@ def test_bundled_checkpoint_is_the_default_and_relights(tmp_path):
     change = out[inside].astype(float).mean(0) - fg[inside].astype(float).mean(0)
     assert np.abs(change).max() > 2  # the subject was relit, not passed through
     assert np.array_equal(out[~inside], bg[~inside])
+
+
+def test_top_timestep_share_and_learning_rate_schedule():
+    from models.train.config import TrainConfig, load_train_config
+    from models.train.stage1 import lr_factor, make_scheduler, noisy_batch
+    from relight_video.errors import InputError
+
+    sched, g = make_scheduler(), torch.Generator().manual_seed(0)
+    _, t_all, *_ = noisy_batch(batch(n=16), sched, generator=g, top_share=1.0)
+    _, t_none, *_ = noisy_batch(batch(n=16), sched, generator=g)
+    assert (t_all == sched.config.num_train_timesteps - 1).all()
+    assert len(set(t_none.tolist())) > 1
+
+    cosine = TrainConfig(lr_schedule="cosine", warmup_steps=10)
+    got = [lr_factor(cosine, s, 110) for s in (0, 9, 60, 110)]
+    assert got == pytest.approx([0.1, 1.0, 0.5, 0.0])
+    assert lr_factor(TrainConfig(warmup_steps=10), 60, 110) == 1.0
+    with pytest.raises(InputError, match="lr_schedule"):
+        load_train_config(None, ["lr_schedule=step"])
+    with pytest.raises(InputError, match="top_timestep_share"):
+        load_train_config(None, ["top_timestep_share=1.5"])

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relight_video.config import from_dict, merge, parse_override, read_yaml
+from relight_video.errors import InputError
 
 
 @dataclass
@@ -76,6 +77,12 @@ class TrainConfig:
     stage3: Stage3Config = field(default_factory=lambda: Stage3Config())
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self):
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise InputError(f"lr_schedule: expected constant or cosine, got {self.lr_schedule!r}")
+        if not 0.0 <= self.top_timestep_share <= 1.0:
+            raise InputError(f"top_timestep_share: expected 0..1, got {self.top_timestep_share}")
 
 
 def load_train_config(path: str | Path | None, overrides=()) -> TrainConfig:

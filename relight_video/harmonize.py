@@ -14,6 +14,7 @@ Frames stream through: memory is flat in clip length.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class FrameHarmonizer:
         self.stages: dict[str, float] = defaultdict(float)
         self._plate: np.ndarray | None = None
         self._plate_s: np.ndarray | None = None
+        self._lock = threading.Lock()
 
     def __call__(
         self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, lighting=None, env=None
@@ -65,7 +67,14 @@ class FrameHarmonizer:
         both ``(H, W, 3) uint8``. ``lighting`` (:class:`keyframes.Lighting`) changes the light
         the engine reads from the plate, not the visible plate; ``env`` (:class:`EnvLight`)
         lights the subject from an HDR map instead of the plate."""
+        return self.finish(fg, bg, alpha, self.prepare(fg, alpha, bg, lighting, env))
 
+    def prepare(
+        self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, lighting=None, env=None
+    ) -> np.ndarray:
+        """Steps 2-3 and the gain of step 4 (working size): → ``gain (h, w, 3) float32``, what
+        :meth:`finish` applies at full resolution. A video loop calls the two on different
+        threads so the full-resolution passes of one frame overlap the next frame's engine."""
         t0 = time.perf_counter()
         if env is not None:
             self.engine.set_env(env.map, env.exposure)
@@ -81,12 +90,21 @@ class FrameHarmonizer:
         gain = lowfreq_gain(fg_s, out_s, a_s)
         if hasattr(self.engine, "smooth_gain"):
             gain = self.engine.smooth_gain(gain)
+        with self._lock:
+            self.stages["resize"] += t1 - t0
+            self.stages["model"] += t2 - t1
+            self.stages["detail"] += time.perf_counter() - t2
+        return gain
+
+    def finish(
+        self, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, gain: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Step 4-5 at full resolution: → ``(composite, harmonized fg)``."""
+        t = time.perf_counter()
         fg_h = apply_gain(fg, gain)
         result = composite(fg_h, bg, alpha)
-        t3 = time.perf_counter()
-        self.stages["resize"] += t1 - t0
-        self.stages["model"] += t2 - t1
-        self.stages["detail"] += t3 - t2
+        with self._lock:  # prepare() and finish() may run on two threads
+            self.stages["detail"] += time.perf_counter() - t
         return result, fg_h
 
 
@@ -149,8 +167,9 @@ class Prefetch:
 
 
 class BackgroundEncoder:
-    """Runs frame writes on one worker thread, at most ``depth`` frames behind, so x264/ProRes
-    encoding (which releases the GIL) overlaps the next frame's work. Errors surface in the
+    """Runs calls (frame writes, the full-resolution finish) on one worker thread, in order, at
+    most ``depth`` behind, so x264/ProRes encoding and OpenCV passes (which release the GIL)
+    overlap the next frame's work. Errors surface in the
     caller at the next :meth:`submit` or at exit; on an exception queued writes are dropped."""
 
     def __init__(self, depth: int = 2):
@@ -362,7 +381,17 @@ def harmonize_video(
         bar = stack.enter_context(
             tqdm(total=info.num_frames, unit="frame", disable=not progress, desc=input_path.name)
         )
-        encoder = stack.enter_context(BackgroundEncoder())  # exits first: drains the queue
+        encoder = stack.enter_context(BackgroundEncoder())  # exits after the finisher
+
+        def finish(fg, plate, alpha, gain):  # on the finisher thread, frames in order
+            result, fg_h = harmonizer.finish(fg, plate, alpha, gain)
+            encoder.submit(writer.write, result)
+            if fg_writer is not None:
+                a8 = (np.clip(alpha, 0, 1) * 255 + 0.5).astype(np.uint8)
+                encoder.submit(fg_writer.write, np.dstack([fg_h, a8]))
+
+        # full-resolution gain + composite of frame i overlap the engine on frame i+1
+        finisher = stack.enter_context(BackgroundEncoder())  # exits first: drains both queues
         sources = stack.enter_context(Prefetch(mattes(cfg, input_path, info)))
         t = time.perf_counter()
         for i, (alpha, fg) in enumerate(sources):
@@ -376,12 +405,9 @@ def harmonize_video(
                 )
             t_dec = time.perf_counter()
             stats.stages["decode+matte"] += t_dec - t
-            result, fg_h = harmonizer(fg, alpha, plate, lighting=light, env=envs.at(light))
+            gain = harmonizer.prepare(fg, alpha, plate, lighting=light, env=envs.at(light))
             t_enc = time.perf_counter()
-            encoder.submit(writer.write, result)
-            if fg_writer is not None:
-                a8 = (np.clip(alpha, 0, 1) * 255 + 0.5).astype(np.uint8)
-                encoder.submit(fg_writer.write, np.dstack([fg_h, a8]))
+            finisher.submit(finish, fg, plate, alpha, gain)
             t = time.perf_counter()
             stats.stages["encode"] += t - t_enc
             stats.frames += 1

@@ -20,6 +20,7 @@ MEASUREMENT_KEYS = {
     "peak_rss_mib",
     "rss_growth_mib",
     "cuda_peak_mib",
+    "fps_trials",
 }
 
 
@@ -37,6 +38,8 @@ def test_bench_tiny_run_writes_json_and_plot(tmp_path):
         "6",
         "--engine",
         "classical,composite",
+        "--repeat",
+        "2",
         "--json",
         js,
         "--plot",
@@ -54,6 +57,9 @@ def test_bench_tiny_run_writes_json_and_plot(tmp_path):
     floor = run["io_floor"]
     assert set(floor) == MEASUREMENT_KEYS and floor["frames"] == 6
     assert set(floor["stages"]) == {"decode", "encode"}
+    for res in [floor, *run["engines"].values()]:  # two interleaved runs, the upper median kept
+        assert len(res["fps_trials"]) == 2 and res["fps"] == max(res["fps_trials"])
+    assert "median of 2 runs" in r.output
     assert set(run["engines"]) == {"classical", "composite"}
     for res in run["engines"].values():
         assert set(res) == MEASUREMENT_KEYS | {"ratio_to_io_floor"}

@@ -9,8 +9,9 @@ guidance: an image relighter run frame by frame), ``none`` (``--temporal none``:
 noise, no guidance) and ``flow`` (shared noise + flow-guided x0 fusion, the default), and prints
 the warping error (Lai et al. 2018; flow on the input, fwd–bwd occlusion, foreground pixels),
 flicker, fPSNR/PSNR against the target frames when the clip has them, and frames per second.
-With a synth clip it also scores the ground-truth target frames themselves: their warping error
-is the floor that flow and resampling error alone put under any output.
+It also scores the input clip itself and, with a synth clip, the ground-truth target frames:
+their warping error is the floor that the footage's motion and the flow's error put under any
+output that keeps that motion.
 """
 
 from __future__ import annotations
@@ -101,9 +102,15 @@ def main() -> None:
                 "fps": stats.fps,
                 **{k: v for k, v in doc.items() if isinstance(v, (int, float)) or v is None},
             }
+        floors = {"input": args.input}  # the source clip's own warping error: a floor too
         if target is not None:  # the ground truth's own warping error: the floor
-            doc = evaluate_video(target, args.input, alpha=alpha, progress=False)
-            rows["target"] = {
+            floors["target"] = target
+        for name, clip in floors.items():
+            key = args.key if not (alpha or args.matte) else None
+            doc = evaluate_video(
+                clip, args.input, key=key, alpha=alpha, matte=args.matte, progress=False
+            )
+            rows[name] = {
                 k: v for k, v in doc.items() if k in ("warping_error", "flicker", "frames")
             }
     keys = sorted({k for r in rows.values() for k in r})

@@ -88,12 +88,13 @@ def load_case(folder: Path) -> Case:
     return Case(folder.name, comp, alpha, bg, target)
 
 
-def harmonize_case(engine: Any, case: Case, working_size: int) -> np.ndarray:
+def harmonize_case(engine: Any, case: Case, working_size: int, env: Any = None) -> np.ndarray:
     """Harmonize one case: ``(H, W, 3) uint8``, the harmonized foreground over the composite.
 
     The engine sees fg = composite, alpha = mask, bg = background at working size
-    (:class:`FrameHarmonizer`); its low-frequency change is carried to full resolution by the
-    detail transfer (:mod:`relight_video.detail`).
+    (:class:`FrameHarmonizer`), and is lit from ``env`` (:class:`harmonize.EnvLight`) instead of
+    the background when one is given; its low-frequency change is carried to full resolution by
+    the detail transfer (:mod:`relight_video.detail`).
     """
     from relight_video.detail import composite
     from relight_video.harmonize import FrameHarmonizer
@@ -101,7 +102,7 @@ def harmonize_case(engine: Any, case: Case, working_size: int) -> np.ndarray:
     h, w = case.composite.shape[:2]
     engine.reset()  # cases are independent: no temporal state carried between them
     _, fg_h = FrameHarmonizer(engine, w, h, working_size)(
-        case.composite, case.alpha, case.background
+        case.composite, case.alpha, case.background, env=env
     )
     return composite(fg_h, case.composite, case.alpha)
 

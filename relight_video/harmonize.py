@@ -264,6 +264,13 @@ class EnvMaps:
         return perspective_view(env, width, height, exposure=self.exposure)
 
 
+def straight_rgba(fg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The harmonized foreground with its matte as straight (unpremultiplied) alpha:
+    ``(H, W, 4) uint8`` for ``--output-alpha``."""
+    a8 = (np.clip(alpha, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return np.dstack([fg, a8])
+
+
 def check_env_engine(cfg: RunConfig, envs: EnvMaps, engine) -> None:
     if not envs:
         return
@@ -320,8 +327,6 @@ def harmonize_video(
     if options or background is not None:
         data = {**options, **({"background": str(background)} if background else {})}
         cfg = load_run_config(None, (), **{**_flat(cfg), **data})
-    if cfg.background is None and not cfg.env_map and not (keyframes or cfg.keyframes):
-        raise InputError("no background given (-b/--background, or --env-map)")
     input_path, output_path = Path(input), Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     info = io.probe(input_path)
@@ -387,8 +392,7 @@ def harmonize_video(
             result, fg_h = harmonizer.finish(fg, plate, alpha, gain)
             encoder.submit(writer.write, result)
             if fg_writer is not None:
-                a8 = (np.clip(alpha, 0, 1) * 255 + 0.5).astype(np.uint8)
-                encoder.submit(fg_writer.write, np.dstack([fg_h, a8]))
+                encoder.submit(fg_writer.write, straight_rgba(fg_h, alpha))
 
         # full-resolution gain + composite of frame i overlap the engine on frame i+1
         finisher = stack.enter_context(BackgroundEncoder())  # exits first: drains both queues
@@ -476,8 +480,7 @@ def harmonize_image(
     result, fg_h = harmonizer(fg, a, plate, env=envs.at(None))
     io.write_image(output, result)
     if cfg.output_alpha:
-        a8 = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
-        io.write_image(cfg.output_alpha, np.dstack([fg_h, a8]))
+        io.write_image(cfg.output_alpha, straight_rgba(fg_h, a))
     return result
 
 

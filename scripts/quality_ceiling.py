@@ -37,34 +37,40 @@ def best_global_gain(pred: np.ndarray, target: np.ndarray, alpha: np.ndarray) ->
     return np.rint(out * a + pred * (1 - a)).astype(np.uint8)
 
 
-def ceiling(case, working: int, model_px: int) -> np.ndarray:
-    """The target through the data path at ``model_px`` (see the module docstring)."""
-    import cv2
+class TargetEngine:
+    """An engine that returns the case's target as it would look at ``model_px``: the target
+    and the engine's input, both at the working size, area-resized to the model's short side,
+    their difference brought back the way the diffusion engine brings its change back. Run
+    through :func:`relight_video.evaluate.harmonize_case`, so every other step is the product's."""
 
-    from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain
-    from relight_video.harmonize import working_size
+    def __init__(self, model_px: int):
+        self.model_px = model_px
+        self.target: np.ndarray | None = None  # the case's target, full resolution, uint8
 
-    h, w = case.composite.shape[:2]
-    size = working_size(w, h, working)
-    fg_s = downscale(case.composite, size).astype(np.float32) / 255
-    tg_s = downscale(case.target, size).astype(np.float32) / 255
-    a_s = downscale(case.alpha, size)
-    s = model_px / min(size)
-    ms = (max(1, round(size[0] * s)), max(1, round(size[1] * s)))
-    small = [cv2.resize(x, ms, interpolation=cv2.INTER_AREA) for x in (fg_s, tg_s)]
-    change = cv2.resize(small[1] - small[0], size, interpolation=cv2.INTER_LINEAR)
-    gain = lowfreq_gain(fg_s, np.clip(fg_s + change, 0, 1), a_s)
-    return composite(apply_gain(case.composite, gain), case.composite, case.alpha)
+    def reset(self) -> None:
+        pass
+
+    def harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
+        import cv2
+
+        from relight_video.detail import downscale
+
+        h, w = fg.shape[:2]
+        target = downscale(self.target, (w, h)).astype(np.float32) / 255
+        s = self.model_px / min(w, h)
+        ms = (max(1, round(w * s)), max(1, round(h * s)))
+        small = [cv2.resize(x, ms, interpolation=cv2.INTER_AREA) for x in (fg, target)]
+        change = cv2.resize(small[1] - small[0], (w, h), interpolation=cv2.INTER_LINEAR)
+        return np.clip(fg + change, 0, 1)
 
 
 def main() -> None:
     from relight_video import io
     from relight_video.config import load_run_config
-    from relight_video.detail import composite
     from relight_video.engines import make_engine
     from relight_video.envmap import auto_exposure, load_env, resize_env
     from relight_video.evaluate import find_cases, harmonize_case, load_case
-    from relight_video.harmonize import EnvLight, FrameHarmonizer
+    from relight_video.harmonize import EnvLight
     from relight_video.metrics import fpsnr
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -76,7 +82,7 @@ def main() -> None:
 
     cfg = load_run_config(None, (), engine="diffusion", checkpoint=args.checkpoint)
     engine = make_engine(cfg)
-    sizes = [int(x) for x in args.model_px.split(",")]
+    oracles = [TargetEngine(int(x)) for x in args.model_px.split(",")]
     rows: dict[str, list[float]] = {}
 
     def add(name: str, pred: np.ndarray, case) -> None:
@@ -92,17 +98,15 @@ def main() -> None:
             best_global_gain(case.composite, case.target, case.alpha),
             case,
         )
-        for px in sizes:
-            add(f"ceiling @ {px} px", ceiling(case, cfg.working_size, px), case)
+        for oracle in oracles:
+            oracle.target = case.target
+            pred = harmonize_case(oracle, case, cfg.working_size)
+            add(f"ceiling @ {oracle.model_px} px", pred, case)
         add("model", harmonize_case(engine, case, cfg.working_size), case)
         if (folder / "env_tgt.hdr").is_file() and engine.supports_env:
             env = resize_env(load_env(folder / "env_tgt.hdr"), 128)
-            h, w = case.composite.shape[:2]
-            engine.reset()
-            _, fg_h = FrameHarmonizer(engine, w, h, cfg.working_size)(
-                case.composite, case.alpha, case.background, env=EnvLight(env, auto_exposure(env))
-            )
-            add("model, true env map", composite(fg_h, case.composite, case.alpha), case)
+            light = EnvLight(env, auto_exposure(env))
+            add("model, true env map", harmonize_case(engine, case, cfg.working_size, light), case)
         if args.outputs is not None:
             pred = io._to_channels(io.read_image(args.outputs / folder.name / "harmonized.png"), 3)
             add("model + global gain", best_global_gain(pred, case.target, case.alpha), case)

@@ -57,6 +57,7 @@ def main() -> None:
         for part in path[:-1]:
             node = node.setdefault(part, {})
         node[path[-1]] = value
+    key = args.key if not (alpha or args.matte) else None  # a chroma key only without a matte
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = args.keep or Path(tmp)
@@ -77,7 +78,6 @@ def main() -> None:
         }
         for mode, temporal in runs.items():
             out = out_dir / f"temporal_{mode}.mp4"
-            key = args.key if not (alpha or args.matte) else None
             stats = harmonize_video(
                 args.input,
                 args.background,
@@ -106,7 +106,6 @@ def main() -> None:
         if target is not None:  # the ground truth's own warping error: the floor
             floors["target"] = target
         for name, clip in floors.items():
-            key = args.key if not (alpha or args.matte) else None
             doc = evaluate_video(
                 clip, args.input, key=key, alpha=alpha, matte=args.matte, progress=False
             )

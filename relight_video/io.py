@@ -13,6 +13,10 @@ Encode: :class:`VideoWriter` writes, by the output path,
 - ``*.mov``: ProRes 4444 (``prores_ks``, 10-bit, with an alpha channel when frames are RGBA),
 - a folder (``out/``, or any path without a suffix) or a ``name_%04d.png`` pattern: PNG sequence.
 
+Phone footage stores its frames sideways with a display rotation (a display matrix); frames are
+decoded upright, as players show them (sizes in :class:`VideoInfo` are the upright ones), and
+outputs are written upright with no rotation left to apply.
+
 The input's frame rate is kept exactly (a :class:`fractions.Fraction`), one output frame per input
 frame, and the input's audio track is stream-copied (re-encoded to AAC when the container cannot
 hold the codec). A PNG sequence cannot hold audio, so the audio goes to ``audio.mka`` beside the
@@ -54,6 +58,7 @@ class VideoInfo:
     num_frames: int
     has_audio: bool
     has_alpha: bool
+    rotation: int = 0  # degrees counter-clockwise applied on decode to show the frames upright
 
     @property
     def duration(self) -> float:
@@ -99,10 +104,12 @@ def probe(path: str | Path) -> VideoInfo:
             if num <= 0:  # some containers do not store it: count packets instead
                 num = sum(1 for p in container.demux(stream) if p.size)
             has_alpha = "a" in (stream.codec_context.pix_fmt or "").replace("gray", "")
+            rotation = _first_frame_rotation(path)
+            w, h = stream.codec_context.width, stream.codec_context.height
             info = VideoInfo(
                 path=path,
-                width=stream.codec_context.width,
-                height=stream.codec_context.height,
+                width=h if rotation % 180 else w,
+                height=w if rotation % 180 else h,
                 fps=Fraction(fps),
                 num_frames=int(num),
                 has_audio=bool(container.streams.audio),
@@ -110,6 +117,7 @@ def probe(path: str | Path) -> VideoInfo:
                 and (stream.codec_context.pix_fmt or "").startswith(
                     ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
                 ),
+                rotation=rotation,
             )
     except InputError:
         raise
@@ -118,6 +126,35 @@ def probe(path: str | Path) -> VideoInfo:
     if info.num_frames <= 0 or info.width <= 0:
         raise InputError(f"no decodable frames in {path}")
     return info
+
+
+def _rotation(frame) -> int:
+    """A decoded frame's display rotation, counter-clockwise, snapped to 0/90/180/270."""
+    r = getattr(frame, "rotation", 0) or 0
+    return int(round(r / 90.0)) % 4 * 90
+
+
+def _first_frame_rotation(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            return _rotation(frame)
+    return 0
+
+
+def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn a decoded frame counter-clockwise by ``rotation`` degrees (0/90/180/270)."""
+    if not rotation:
+        return img
+    import cv2
+
+    code = {
+        90: cv2.ROTATE_90_COUNTERCLOCKWISE,
+        180: cv2.ROTATE_180,
+        270: cv2.ROTATE_90_CLOCKWISE,
+    }[rotation]
+    return cv2.rotate(img, code)
 
 
 def _sequence_files(folder: Path) -> list[Path]:
@@ -174,6 +211,10 @@ def _read_decord(path: Path) -> Iterator[np.ndarray]:
     except (decord.DECORDError, RuntimeError) as e:
         raise InputError(f"cannot decode {path}: {str(e).splitlines()[0]}") from None
     n = len(reader)
+    try:  # decord does not apply the display matrix
+        rotation = _first_frame_rotation(path)
+    except Exception:  # noqa: BLE001 - an undecodable first frame fails below, with its error
+        rotation = 0
     for i in range(n):
         try:
             frame = reader.next()
@@ -181,7 +222,7 @@ def _read_decord(path: Path) -> Iterator[np.ndarray]:
             return
         except (decord.DECORDError, RuntimeError) as e:
             raise InputError(f"cannot decode frame {i} of {path}: {e}") from None
-        yield frame.asnumpy()
+        yield _upright(frame.asnumpy(), rotation)
     del reader
 
 
@@ -198,7 +239,7 @@ def _read_pyav(path: Path, alpha: bool) -> Iterator[np.ndarray]:
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format=fmt)
+                yield _upright(frame.to_ndarray(format=fmt), _rotation(frame))
         except av.error.FFmpegError as e:
             raise InputError(f"corrupt video {path}: {e}") from None
 

@@ -38,8 +38,10 @@ def write_clip(
     size: tuple[int, int] = (96, 64),
     fps: Fraction = Fraction(24),
     audio: bool = True,
+    rotation: int = 0,
 ) -> Path:
-    """Write an H.264 MP4 (+ AAC tone when ``audio``); default frames: the green-screen disc."""
+    """Write an H.264 MP4 (+ AAC tone when ``audio``); default frames: the green-screen disc.
+    ``rotation``: a display rotation (degrees counter-clockwise), as phones store portrait."""
     import av
 
     w, h = size
@@ -50,6 +52,8 @@ def write_clip(
     with av.open(str(path), "w") as c:
         vs = c.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        if rotation:
+            vs.set_display_rotation(rotation)
         streams = [vs]
         if audio:
             aus = c.add_stream("aac", rate=48000)

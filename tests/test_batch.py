@@ -365,7 +365,14 @@ def _twin_projects(tmp_path: Path, jobs: str) -> tuple[Path, Path]:
 def _same_outputs(one: Path, two: Path, names: list[str]) -> None:
     for name in names:
         a, b = frames(one.parent / "out" / name), frames(two.parent / "out" / name)
-        assert a.shape == b.shape and np.array_equal(a, b), name
+        assert a.shape == b.shape, (name, a.shape, b.shape)
+        if not np.array_equal(a, b):  # say how they differ, to tell rounding from a real bug
+            d = np.abs(a.astype(int) - b.astype(int))
+            bad = np.flatnonzero(d.reshape(len(d), -1).max(1))
+            raise AssertionError(
+                f"{name}: frames {bad.tolist()} differ; max |diff| {d.max()}, "
+                f"{(d > 0).sum()} of {d.size} values"
+            )
 
 
 def test_workers_2_matches_workers_1(tmp_path):

@@ -36,6 +36,30 @@ def test_run_writes_harmonized_clip_with_audio_and_alpha(tmp_path, clip, backgro
     assert leftovers(tmp_path) == []
 
 
+def test_phone_clip_with_display_rotation_comes_out_upright(tmp_path, background_png):
+    """A portrait phone clip (frames stored landscape + a 90° display rotation) is keyed and
+    written upright, the size it plays at, with no rotation left in the output."""
+    import cv2
+    from conftest import synthetic_greenscreen
+
+    frames = [synthetic_greenscreen(48, 80, i / 5) for i in range(4)]  # portrait 48 x 80
+    coded = [cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE) for f, _ in frames]  # stored as 80 x 48
+    clip = write_clip(tmp_path / "phone.mp4", coded, rotation=90)
+    out, matte = tmp_path / "out.mp4", tmp_path / "matte.mov"
+    r = invoke(
+        "run", clip, "-b", background_png, "-o", out, "--engine", "composite",
+        "--output-alpha", matte, "-q",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    got = io.probe(out)
+    assert (got.width, got.height, got.rotation, got.num_frames) == (48, 80, 0, 4)
+    # the key found the subject where it stands upright, not turned on its side
+    rgba = next(io.read_frames(matte, alpha=True))
+    assert rgba.shape == (80, 48, 4)
+    keyed, truth = rgba[..., 3] > 128, frames[0][1] > 0.5
+    assert (keyed == truth).mean() > 0.95
+
+
 def test_engines_differ(tmp_path, clip, background_png):
     outs = {}
     for engine in ("composite", "classical"):

@@ -109,3 +109,26 @@ def test_probe_bad_files(tmp_path, content, message):
 def test_missing_output_folder(tmp_path):
     with pytest.raises(InputError, match="output folder does not exist"):
         io.VideoWriter(tmp_path / "nope" / "x.mp4", 24, 32, 32)
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_display_rotation_is_applied_on_decode(tmp_path, rotation):
+    """Phone clips store frames sideways plus a display rotation: frames come out upright."""
+    import cv2
+
+    coded = np.zeros((48, 64, 3), np.uint8)
+    coded[:16, :24] = 255  # a white block in the coded frame's top-left corner
+    path = write_clip(tmp_path / "phone.mp4", [coded] * 3, audio=False, rotation=rotation)
+    info = io.probe(path)
+    assert info.rotation == rotation
+    assert (info.width, info.height) == ((48, 64) if rotation % 180 else (64, 48))
+    code = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
+    want = cv2.rotate(coded, code[rotation])
+    for frame in io.read_frames(path):
+        assert frame.shape == (info.height, info.width, 3)
+        white = frame.mean(2) > 128
+        assert (white == (want.mean(2) > 128)).mean() > 0.98  # the block sits where it shows
+
+
+def test_unrotated_clip_has_rotation_zero(clip):
+    assert io.probe(clip).rotation == 0

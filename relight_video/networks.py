@@ -8,6 +8,8 @@
 - **Env-map branch and alignment** (stage 2): a second ControlNet fed an equirectangular HDR
   map (:func:`build_env_branch`), and :class:`LightingAligner`, which maps the background
   branch's features onto the env-map branch's.
+- **Light code** (optional, ``DenoiserConfig.light_code_dim``): :class:`LightEncoder` pools the
+  whole frame into one vector that joins the time embedding of the denoiser and its branches.
 
 What is diffused is the *residual* ``target − composite`` (scaled by :data:`RESIDUAL_SCALE`):
 harmonization changes an image a little, so the model learns the change, and "leave it alone"
@@ -37,6 +39,8 @@ class DenoiserConfig:
     norm_num_groups: int = 8
     cross_attention_dim: int = 32
     conditioning_embedding_out_channels: tuple[int, ...] = field(default_factory=lambda: (16,))
+    # > 0: a global light code of this size (:class:`LightEncoder`) joins the time embedding
+    light_code_dim: int = 0
 
     @property
     def sample_channels(self) -> int:
@@ -60,6 +64,8 @@ def build_denoiser(cfg: DenoiserConfig):
         layers_per_block=cfg.layers_per_block,
         norm_num_groups=cfg.norm_num_groups,
         cross_attention_dim=cfg.cross_attention_dim,
+        class_embed_type="projection" if cfg.light_code_dim else None,
+        projection_class_embeddings_input_dim=cfg.light_code_dim or None,
     )
 
 
@@ -203,6 +209,33 @@ def build_aligner(unet) -> LightingAligner:
     return LightingAligner(down_channels=tuple(down), mid_channels=mid)
 
 
+class LightEncoder(ModelMixin, ConfigMixin):
+    """A global light code from the whole frame: ``background ‖ composite ‖ α`` through a
+    strided conv stack, pooled to a ``grid × grid`` layout (so where the light comes from
+    survives) and projected to ``out_dim``. The denoiser and its branches add it to their time
+    embedding (diffusers' ``class_embed_type="projection"``), so every residual block sees the
+    light of the whole plate, not just what its receptive field covers."""
+
+    @register_to_config
+    def __init__(self, in_channels: int = 7, channels: int = 32, grid: int = 4, out_dim: int = 128):
+        super().__init__()
+        c = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, c, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(c, c, 3, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1),
+            nn.SiLU(),
+            nn.AdaptiveAvgPool2d(grid),
+            nn.Flatten(),
+            nn.Linear(2 * c * grid * grid, out_dim),
+        )
+
+    def forward(self, composite, alpha, background) -> torch.Tensor:
+        return self.features(torch.cat([background, composite, alpha], 1))
+
+
 class RelightNet(nn.Module):
     """Denoiser + lighting branches; one forward used by training and by the pipeline.
 
@@ -210,12 +243,20 @@ class RelightNet(nn.Module):
     ``prediction_type="sample"``).
     """
 
-    def __init__(self, unet, background_branch, env_branch=None, aligner=None):
+    def __init__(self, unet, background_branch, env_branch=None, aligner=None, light_encoder=None):
         super().__init__()
         self.unet = unet
         self.background_branch = background_branch
         self.env_branch = env_branch
         self.aligner = aligner
+        self.light_encoder = light_encoder
+
+    def light_code(self, cond: Conditioning) -> torch.Tensor | None:
+        """The global light code (None without a :class:`LightEncoder`)."""
+        if self.light_encoder is None:
+            return None
+        comp, alpha = cond.concat[:, :-1], cond.concat[:, -1:]
+        return self.light_encoder(comp, alpha, cond.control)
 
     def env_residuals(self, sample, t, cond: Conditioning):
         """Down and mid residuals of the env-map branch."""
@@ -225,14 +266,18 @@ class RelightNet(nn.Module):
         env = torch.nn.functional.interpolate(
             cond.env, size=cond.control.shape[-2:], mode="bilinear", align_corners=False
         )
-        down, mid = self.env_branch(sample, t, ehs, env, return_dict=False)
+        down, mid = self.env_branch(
+            sample, t, ehs, env, class_labels=self.light_code(cond), return_dict=False
+        )
         return list(down), mid
 
     def background_residuals(self, sample, t, cond: Conditioning, align: bool = True):
         """Down and mid residuals of the background branch, through the aligner when there is
         one and ``align``."""
         ehs = self.null_tokens(sample.shape[0], sample.device, sample.dtype)
-        down, mid = self.background_branch(sample, t, ehs, cond.control, return_dict=False)
+        down, mid = self.background_branch(
+            sample, t, ehs, cond.control, class_labels=self.light_code(cond), return_dict=False
+        )
         down = list(down)
         if align and self.aligner is not None:
             down, mid = self.aligner(down, mid)
@@ -250,7 +295,12 @@ class RelightNet(nn.Module):
         sample = torch.cat([x_t, cond.concat], 1)
         ehs = self.null_tokens(x_t.shape[0], x_t.device, x_t.dtype)
         return self.unet(
-            sample, t, ehs, down_block_additional_residuals=down, mid_block_additional_residual=mid
+            sample,
+            t,
+            ehs,
+            class_labels=self.light_code(cond),
+            down_block_additional_residuals=down,
+            mid_block_additional_residual=mid,
         ).sample
 
     def null_tokens(self, batch: int, device, dtype) -> torch.Tensor:

@@ -38,9 +38,18 @@ class RelightPipeline(DiffusionPipeline):
     """Harmonize a foreground into a background with the lighting-aware diffusion model."""
 
     model_cpu_offload_seq = "background_branch->unet"
-    _optional_components = ["vae", "env_branch", "aligner"]
+    _optional_components = ["vae", "env_branch", "aligner", "light_encoder"]
 
-    def __init__(self, unet, background_branch, scheduler, vae=None, env_branch=None, aligner=None):
+    def __init__(
+        self,
+        unet,
+        background_branch,
+        scheduler,
+        vae=None,
+        env_branch=None,
+        aligner=None,
+        light_encoder=None,
+    ):
         super().__init__()
         self.register_modules(
             unet=unet,
@@ -49,6 +58,7 @@ class RelightPipeline(DiffusionPipeline):
             vae=vae,
             env_branch=env_branch,
             aligner=aligner,
+            light_encoder=light_encoder,
         )
 
     @property
@@ -58,6 +68,7 @@ class RelightPipeline(DiffusionPipeline):
             self.background_branch,
             getattr(self, "env_branch", None),
             getattr(self, "aligner", None),
+            getattr(self, "light_encoder", None),
         )
 
     @property

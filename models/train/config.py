@@ -16,6 +16,7 @@ class ModelConfig:
     layers_per_block: int = 1
     norm_num_groups: int = 8
     init_from: str | None = None  # local Stable Diffusion 1.5 / InstructPix2Pix folder
+    light_code_dim: int = 0  # > 0: a global light encoder feeds the time embedding (pixel space)
 
 
 @dataclass

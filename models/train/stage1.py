@@ -27,6 +27,7 @@ from models.train.data import make_dataset
 from relight_video.errors import InputError
 from relight_video.networks import (
     DenoiserConfig,
+    LightEncoder,
     RelightNet,
     build_background_branch,
     build_denoiser,
@@ -64,18 +65,23 @@ def build_models(cfg: TrainConfig):
             pipe.background_branch,
             getattr(pipe, "env_branch", None),
             getattr(pipe, "aligner", None),
+            getattr(pipe, "light_encoder", None),
         )
         return net.float(), getattr(pipe, "vae", None), dcfg
     if m.init_from:
+        if m.light_code_dim:
+            raise InputError("model.light_code_dim: the light encoder is pixel-space only")
         return _from_stable_diffusion(Path(m.init_from), m)
     dcfg = DenoiserConfig(
         sample_size=m.sample_size,
         block_out_channels=tuple(m.block_out_channels),
         layers_per_block=m.layers_per_block,
         norm_num_groups=m.norm_num_groups,
+        light_code_dim=m.light_code_dim,
     )
     unet = build_denoiser(dcfg)
-    return RelightNet(unet, build_background_branch(unet, dcfg)), None, dcfg
+    light = LightEncoder(out_dim=m.light_code_dim) if m.light_code_dim else None
+    return RelightNet(unet, build_background_branch(unet, dcfg), light_encoder=light), None, dcfg
 
 
 def _from_stable_diffusion(root: Path, m):
@@ -286,6 +292,7 @@ def export(net: RelightNet, vae, folder: Path, dtype=torch.float16) -> Path:
         vae=half(vae),
         env_branch=half(net.env_branch),
         aligner=half(net.aligner),
+        light_encoder=half(net.light_encoder),
     )
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)

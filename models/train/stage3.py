@@ -172,6 +172,7 @@ def pipeline_from_net(net: RelightNet):
         scheduler=make_scheduler(),
         env_branch=net.env_branch,
         aligner=net.aligner,
+        light_encoder=net.light_encoder,
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -288,6 +289,8 @@ def run(cfg: TrainConfig, photos: str | None = None, matte: str | None = None) -
     params = list(net.background_branch.parameters())
     if s3.train_aligner and net.aligner is not None:
         params += list(net.aligner.parameters())
+    if net.light_encoder is not None:  # it reads the plate too
+        params += list(net.light_encoder.parameters())
     fit(
         cfg,
         net,

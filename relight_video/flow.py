@@ -66,12 +66,24 @@ def _dis(preset: int) -> Any:
     return cv2.DISOpticalFlow_create(preset)
 
 
+DIS_MIN_SIDE = 32  # OpenCV's DIS crashes (SIGSEGV) on images under ~16 px on a side
+
+
 def _estimate_dis(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import cv2
 
     grey_a = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
     grey_b = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
+    h, w = grey_a.shape
+    scale = max(1, -(-DIS_MIN_SIDE // min(h, w)))  # a thin frame is enlarged, then shrunk back
+    if scale > 1:
+        grey_a, grey_b = (
+            cv2.resize(g, (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
+            for g in (grey_a, grey_b)
+        )
     flow = _dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(grey_a, grey_b, None)  # (H, W, 2)
+    if scale > 1:
+        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) / scale
     return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)
 
 

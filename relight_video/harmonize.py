@@ -282,12 +282,25 @@ def check_env_engine(cfg: RunConfig, envs: EnvMaps, engine) -> None:
         raise InputError(NO_ENV_BRANCH)
 
 
-def check_paths(input_path: Path, outputs: list[Path | None]) -> None:
+def check_paths(
+    input_path: Path,
+    outputs: list[Path | None],
+    sources: dict[str, str | Path | None] | None = None,
+) -> None:
+    """Outputs must not be the input, one of the other files the run reads (``sources``: the
+    matte, the plate, ...), or each other; their folders must exist."""
+    read = {input_path.resolve(): "the input"}
+    read |= {Path(p).resolve(): name for name, p in (sources or {}).items() if p}
+    written: set[Path] = set()
     for out in outputs:
         if out is None:
             continue
-        if out.resolve() == input_path.resolve():
-            raise InputError(f"output would overwrite the input: {out}")
+        r = out.resolve()
+        if r in read:
+            raise InputError(f"output would overwrite {read[r]}: {out}")
+        if r in written:
+            raise InputError(f"two outputs are the same file: {out}")
+        written.add(r)
         parent = out.parent if not io.is_sequence_path(out) or "%" in out.name else out.parent
         if not parent.is_dir():
             raise InputError(f"output folder does not exist: {parent}")
@@ -346,6 +359,12 @@ def harmonize_video(
     backgrounds = {cfg.background} if cfg.background else set()
     if keys:
         backgrounds |= {k.values["background"] for k in keys.keys if "background" in k.values}
+    sources = {f"the background {b}": b for b in backgrounds}
+    sources["the keyframes file"] = (
+        keyframes if isinstance(keyframes, (str, Path)) else cfg.keyframes
+    )
+    sources["the matte"] = cfg.alpha if cfg.alpha != "self" else None
+    check_paths(input_path, [output_path, alpha_out], sources)
     plates = {
         path: Background(path, info.width, info.height, fit=cfg.fit, loop=cfg.background_loop)
         for path in backgrounds
@@ -446,7 +465,12 @@ def harmonize_image(
     if cfg.background is None and not cfg.env_map:
         raise InputError("no background given (-b/--background, or --env-map)")
     output = Path(output)
-    check_paths(Path(foreground), [output])
+    alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
+    check_paths(
+        Path(foreground),
+        [output, alpha_out],
+        {"the background": cfg.background, "the matte": alpha},
+    )
     img = io.read_image(foreground)
     fg = io._to_channels(img, 3)
     if alpha is not None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -316,6 +317,46 @@ def stale_partials(final: Path) -> list[Path]:
     return sorted(final.parent.glob(f".{final.name}.partial-*"))
 
 
+DEFAULT_FRAME_PATTERN = "%06d.png"
+_RENDER_FILE = re.compile(r"^(\d{6}\.png|audio\.mka)$")
+
+
+def _check_replaceable_render(folder: Path) -> None:
+    """A folder output replaces ``folder`` at the end: refuse unless it is absent, empty or a
+    previous render of this tool (``NNNNNN.png`` frames and ``audio.mka`` only), so a run can
+    never delete someone's footage."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise InputError(f"output {folder} exists and is not a folder")
+    other = sorted(p.name for p in folder.iterdir() if not _RENDER_FILE.match(p.name))
+    if other:
+        raise InputError(
+            f"output folder {folder} holds other files (e.g. {other[0]}); give a new or empty "
+            "folder, or a frame pattern such as out/frame_%04d.png to add frames beside them"
+        )
+
+
+def _pattern_regex(pattern: str) -> re.Pattern:
+    """``relit_%04d.png`` → a regex matching the file names the pattern makes."""
+    parts = re.split(r"%0?\d*d", pattern)
+    if len(parts) != 2 or "%" in parts[0] + parts[1]:
+        raise InputError(f"output pattern {pattern!r}: expected one %d field, e.g. frame_%04d.png")
+    return re.compile(re.escape(parts[0]) + r"\d+" + re.escape(parts[1]) + "$")
+
+
+def _move_frames_into(tmp: Path, folder: Path, pattern: str) -> None:
+    """Frames rendered under ``tmp`` → ``folder``: the previous frames of the same pattern are
+    removed (a shorter re-render leaves none behind), nothing else in ``folder`` is touched."""
+    made = _pattern_regex(pattern)
+    for old in folder.iterdir():
+        if made.match(old.name) and old.is_file():
+            old.unlink()
+    for f in sorted(tmp.iterdir()):
+        os.replace(f, folder / f.name)
+    tmp.rmdir()
+
+
 def _check_parent(path: Path) -> None:
     if not path.parent.is_dir():
         raise InputError(f"output folder does not exist: {path.parent}")
@@ -357,9 +398,16 @@ class VideoWriter:
         self.audio_from = Path(audio_from) if audio_from else None
         self.crf, self.preset = crf, preset
         self.kind = self._kind()
-        if self.kind == "png":
-            self.final = self.path.parent if "%" in self.path.name else self.path
-            self.pattern = self.path.name if "%" in self.path.name else "%06d.png"
+        # a pattern (``shots/relit_%04d.png``) adds frames to an existing folder, next to what
+        # is there; a folder (``renders/``) is the render, replaced only if it holds nothing else
+        self.into_folder = self.kind == "png" and "%" in self.path.name
+        if self.into_folder:
+            self.final = self.path.parent.resolve()
+            self.pattern = self.path.name
+            _pattern_regex(self.pattern)  # a bad pattern fails here, before any work
+        elif self.kind == "png":
+            self.final, self.pattern = self.path.resolve(), DEFAULT_FRAME_PATTERN
+            _check_replaceable_render(self.final)
         else:
             self.final = self.path
         _check_parent(self.final)
@@ -369,6 +417,12 @@ class VideoWriter:
         self.count = 0
         self._container = None
         self._audio: _AudioCopier | None = None
+
+    @property
+    def audio_sidecar_name(self) -> str:
+        """``audio.mka``, or ``<prefix>audio.mka`` beside frames named by a pattern."""
+        prefix = self.pattern.split("%", 1)[0] if self.into_folder else ""
+        return f"{prefix}audio.mka"
 
     def _kind(self) -> str:
         if is_sequence_path(self.path):
@@ -472,7 +526,10 @@ class VideoWriter:
                 self._container.close()
                 self._container = None
             elif self.kind == "png" and self.audio_from is not None:
-                write_audio_sidecar(self.audio_from, self.tmp / "audio.mka")
+                write_audio_sidecar(self.audio_from, self.tmp / self.audio_sidecar_name)
+            if self.into_folder:
+                _move_frames_into(self.tmp, self.final, self.pattern)
+                return
             if self.final.exists():
                 remove_path(self.final)
             os.replace(self.tmp, self.final)

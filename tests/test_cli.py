@@ -124,6 +124,10 @@ def _bad_alpha_clip(tmp_path, clip, n=None, size=None):
         ("bad_yaml", "bad YAML"),
         ("missing_folder", "output folder does not exist"),
         ("no_screen", "no green screen found"),
+        ("output_is_matte", "output would overwrite the matte"),
+        ("output_is_background", "output would overwrite the background"),
+        ("output_twice", "two outputs are the same file"),
+        ("folder_of_footage", "holds other files"),
     ],
 )
 def test_bad_input(tmp_path, clip, background_png, case, message):
@@ -155,6 +159,19 @@ def test_bad_input(tmp_path, clip, background_png, case, message):
         grey = [np.full((64, 96, 3), 120, np.uint8)] * 4
         args[0] = write_clip(tmp_path / "grey.mp4", grey)
         args += ["--key", "green"]
+    elif case == "output_is_matte":
+        matte = _bad_alpha_clip(tmp_path, clip)
+        args[4], out = matte, tmp_path / "unused.mp4"
+        args += ["--alpha", matte]
+    elif case == "output_is_background":
+        args[4], out = background_png.with_suffix(".mp4"), tmp_path / "unused.mp4"
+        args[2] = write_clip(background_png.with_suffix(".mp4"), n=3, audio=False)
+    elif case == "output_twice":
+        args[4] = out = tmp_path / "both.mov"
+        args += ["--output-alpha", out]
+    elif case == "folder_of_footage":
+        args[4] = tmp_path  # the folder that holds the clip and the plate
+    before = sorted(p.name for p in tmp_path.iterdir())
     r = subprocess.run(
         [sys.executable, "-m", "relight_video.cli", "run", *map(str, args)],
         capture_output=True,
@@ -166,6 +183,7 @@ def test_bad_input(tmp_path, clip, background_png, case, message):
     assert "Traceback" not in r.stderr
     assert not out.exists()
     assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing read was touched
 
 
 def test_interrupt_leaves_no_output(tmp_path, clip, background_png, monkeypatch):

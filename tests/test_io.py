@@ -75,6 +75,52 @@ def test_png_sequence_output_with_audio_sidecar(tmp_path, clip):
     assert abs(_audio_seconds(out / "audio.mka") - _audio_seconds(clip)) < 0.05
 
 
+def _write_seq(path, clip, n=None):
+    info = io.probe(clip)
+    with io.VideoWriter(path, info.fps, info.width, info.height, audio_from=clip) as w:
+        for i, frame in enumerate(io.read_frames(clip)):
+            if n is not None and i == n:
+                break
+            w.write(frame)
+
+
+def test_frame_pattern_adds_frames_beside_other_files(tmp_path, clip):
+    """``shots/relit_%04d.png`` into a folder that holds the source and notes: only the
+    pattern's frames (and its audio sidecar) are written; a shorter re-render leaves none of
+    the old frames behind; nothing else in the folder is touched."""
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "notes.txt").write_text("keep me")
+    (shots / "plate_0001.png").write_bytes(b"not ours")
+    _write_seq(shots / "relit_%04d.png", clip)
+    n = io.probe(clip).num_frames
+    assert len(list(shots.glob("relit_*.png"))) == n and (shots / "relit_audio.mka").is_file()
+    _write_seq(shots / "relit_%04d.png", clip, n=3)
+    assert sorted(p.name for p in shots.glob("relit_*.png")) == [
+        f"relit_{i:04d}.png" for i in range(3)
+    ]
+    assert (shots / "notes.txt").read_text() == "keep me"
+    assert (shots / "plate_0001.png").read_bytes() == b"not ours"
+    assert leftovers(tmp_path) == []
+
+
+def test_folder_output_never_replaces_a_folder_of_other_files(tmp_path, clip):
+    out = tmp_path / "renders"
+    out.mkdir()
+    (out / "edit.mov").write_bytes(b"footage")
+    with pytest.raises(InputError, match="holds other files"):
+        _write_seq(out, clip)
+    assert (out / "edit.mov").read_bytes() == b"footage"
+    # a previous render of this tool is replaced
+    _write_seq(tmp_path / "seq", clip)
+    _write_seq(tmp_path / "seq", clip, n=2)
+    assert sorted(p.name for p in (tmp_path / "seq").iterdir()) == [
+        "000000.png",
+        "000001.png",
+        "audio.mka",
+    ]
+
+
 def test_odd_size_is_padded_to_even(tmp_path):
     out = tmp_path / "odd.mp4"
     with io.VideoWriter(out, 24, 33, 21) as w:

@@ -158,8 +158,16 @@ def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
     return cv2.rotate(img, code)
 
 
+def _natural_key(path: Path) -> list:
+    """``frame2`` before ``frame10``: digit runs compare as numbers."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
 def _sequence_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The images of a folder in frame order (numbers in names compare as numbers)."""
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+    )
     if not files:
         raise InputError(f"no image files in folder {folder}")
     return files
@@ -190,8 +198,13 @@ def read_frames(
     """
     path = Path(path)
     if path.is_dir():
+        size = None
         for f in _sequence_files(path):
             img = read_image(f)
+            size = size or img.shape[:2]
+            if img.shape[:2] != size:
+                h, w = img.shape[:2]
+                raise InputError(f"{f} is {w}x{h}, the sequence's first frame {size[1]}x{size[0]}")
             yield _to_channels(img, 4 if alpha else 3)
         return
     if backend not in ("auto", "decord", "pyav"):
@@ -263,7 +276,10 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image not found: {path}")
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    # JPEGs (never alpha) are read the way viewers show them, turned by their EXIF orientation
+    # tag (phone photos); IMREAD_UNCHANGED, for alpha and 16 bits, ignores that tag
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(f"cannot read image {path} (corrupt or unsupported format)")
     if img.dtype == np.uint16:

@@ -19,14 +19,15 @@ from relight_video.errors import InputError
 def alpha_from_image(img: np.ndarray) -> np.ndarray:
     """A mask image (grey, RGB or RGBA) → ``(H, W) float32`` alpha in [0, 1].
 
-    RGBA uses its alpha channel; RGB and grey use their luma (white = foreground).
+    RGBA uses its alpha channel, unless that is fully opaque (a white-on-black mask saved with
+    an alpha channel): then, as RGB and grey, its luma (white = foreground).
     """
     if img.ndim == 2:
         a = img
-    elif img.shape[2] == 4:
+    elif img.shape[2] == 4 and img[..., 3].min() < 255:
         a = img[..., 3]
     else:
-        a = 0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]
+        a = 0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]  # RGB(A)
     return np.asarray(a, dtype=np.float32) / 255.0
 
 

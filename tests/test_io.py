@@ -178,3 +178,43 @@ def test_display_rotation_is_applied_on_decode(tmp_path, rotation):
 
 def test_unrotated_clip_has_rotation_zero(clip):
     assert io.probe(clip).rotation == 0
+
+
+def test_image_sequence_is_read_in_frame_order_and_sizes_are_checked(tmp_path):
+    """Unpadded numbers (``f2`` before ``f10``) are frame order; a frame of another size is
+    one clear error, not a crash later on."""
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i in range(12):
+        io.write_image(seq / f"f{i}.png", np.full((8, 10, 3), i * 20, np.uint8))
+    assert [int(f[0, 0, 0]) // 20 for f in io.read_frames(seq)] == list(range(12))
+    io.write_image(seq / "f12.png", np.zeros((9, 10, 3), np.uint8))
+    with pytest.raises(InputError, match="is 10x9, the sequence's first frame 10x8"):
+        list(io.read_frames(seq))
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    """A phone photo stored landscape with EXIF orientation 6 (rotate 90° clockwise) reads
+    upright, the way viewers show it."""
+    from PIL import Image
+
+    stored = np.zeros((40, 60, 3), np.uint8)
+    stored[:10, :10] = 255  # top-left of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "photo.jpg", exif=exif, quality=95)
+    img = io.read_image(tmp_path / "photo.jpg")
+    assert img.shape == (60, 40, 3)
+    assert img[:10, -10:].mean() > 200 and img[:10, :10].mean() < 50  # now top-right
+
+
+def test_rgba_mask_with_opaque_alpha_uses_its_luma():
+    from relight_video.matte import alpha_from_image
+
+    mask = np.zeros((4, 4, 4), np.uint8)
+    mask[..., 3] = 255
+    mask[:2, :, :3] = 255  # white-on-black, saved with an opaque alpha channel
+    assert alpha_from_image(mask)[:2].min() == 1.0 and alpha_from_image(mask)[2:].max() == 0.0
+    mask[..., 3] = 0
+    mask[:, :2, 3] = 255  # a real alpha channel wins
+    assert alpha_from_image(mask)[:, :2].min() == 1.0 and alpha_from_image(mask)[:, 2:].max() == 0

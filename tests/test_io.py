@@ -218,3 +218,24 @@ def test_rgba_mask_with_opaque_alpha_uses_its_luma():
     mask[..., 3] = 0
     mask[:, :2, 3] = 255  # a real alpha channel wins
     assert alpha_from_image(mask)[:, :2].min() == 1.0 and alpha_from_image(mask)[:, 2:].max() == 0
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_output_is_bt709_tagged_and_reads_back_true(tmp_path, suffix):
+    """H.264 outputs carry BT.709 tags (what players assume for HD) and are encoded with that
+    matrix, so a saturated colour comes back as written, not shifted by a 601/709 mix-up."""
+    import av
+
+    colour = np.zeros((64, 64, 3), np.uint8)
+    colour[...] = (200, 60, 40)
+    out = tmp_path / f"c{suffix}"
+    with io.VideoWriter(out, 24, 64, 64) as w:
+        for _ in range(3):
+            w.write(colour)
+    with av.open(str(out)) as c:
+        frame = next(c.decode(video=0))
+        assert int(frame.colorspace) == 1 and int(frame.color_range) == 1  # BT.709, video range
+        # read the way a player does for tagged 709: explicit 709 matrix
+        rgb = frame.reformat(format="rgb24", src_colorspace=1).to_ndarray()
+    assert np.abs(rgb[32, 32].astype(int) - (200, 60, 40)).max() <= 3
+    assert np.abs(next(io.read_frames(out))[32, 32].astype(int) - (200, 60, 40)).max() <= 3

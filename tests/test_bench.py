@@ -67,8 +67,11 @@ def test_bench_tiny_run_writes_json_and_plot(tmp_path):
         stages = res["stages"]
         assert {"decode", "key", "resize", "model", "detail", "encode"} <= set(stages)
         assert stages["decode"] + stages["key"] == pytest.approx(stages["decode+matte"])
-        timed = sum(stages[k] for k in ("decode+matte", "resize", "model", "detail", "encode"))
+        # the loop's own stages are sequential; "detail" is timed on two threads (the gain on
+        # the loop, the full-resolution pass on the finisher thread), so it overlaps them
+        timed = sum(stages[k] for k in ("decode+matte", "resize", "model", "encode"))
         assert 0 < timed <= res["seconds"] * 1.001
+        assert 0 < stages["detail"] <= 2 * res["seconds"] * 1.001
         assert res["fps"] == pytest.approx(6 / res["seconds"])
         assert res["ratio_to_io_floor"] == pytest.approx(res["fps"] / floor["fps"])
         assert res["peak_rss_mib"] > 10 and res["rss_growth_mib"] >= 0

@@ -301,9 +301,8 @@ def check_paths(
         if r in written:
             raise InputError(f"two outputs are the same file: {out}")
         written.add(r)
-        parent = out.parent if not io.is_sequence_path(out) or "%" in out.name else out.parent
-        if not parent.is_dir():
-            raise InputError(f"output folder does not exist: {parent}")
+        if not out.parent.is_dir():
+            raise InputError(f"output folder does not exist: {out.parent}")
 
 
 def harmonize_video(
@@ -343,7 +342,6 @@ def harmonize_video(
     input_path, output_path = Path(input), Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     info = io.probe(input_path)
-    check_paths(input_path, [output_path, alpha_out])
     from relight_video.keyframes import Keyframes
 
     keys = None

@@ -491,6 +491,7 @@ class VideoWriter:
             # PyAV 18): encode it single-threaded.
             stream.thread_count = 1
         stream.codec_context.time_base = Fraction(1) / self.fps
+        self._to_yuv = None  # how write() converts RGB frames; None: the encoder's default
         if self.kind == "h264":
             # BT.709, video range, tagged: players assume 709 for HD and would shift the colours
             # of untagged BT.601 output (FFmpeg's default matrix); our decoder reads the tag.
@@ -501,6 +502,11 @@ class VideoWriter:
             cc = stream.codec_context
             cc.colorspace, cc.color_range = Colorspace.ITU709, ColorRange.MPEG
             cc.color_primaries = cc.color_trc = 1  # BT.709 (AVCOL_PRI_BT709, AVCOL_TRC_BT709)
+            self._to_yuv = {
+                "format": stream.pix_fmt,
+                "dst_colorspace": Colorspace.ITU709,
+                "dst_color_range": ColorRange.MPEG,
+            }
         self._stream = stream
         if self.audio_from is not None:
             self._audio = _AudioCopier.open(self.audio_from, self._container, fmt)
@@ -531,14 +537,8 @@ class VideoWriter:
                 frame = np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])
             fmt = "rgba" if self.alpha else "rgb24"
             vf = av.VideoFrame.from_ndarray(frame if self.alpha else frame[..., :3], format=fmt)
-        if self.kind == "h264":  # BT.709 (see _open)
-            from av.video.reformatter import ColorRange, Colorspace
-
-            vf = vf.reformat(
-                format=self._stream.pix_fmt,
-                dst_colorspace=Colorspace.ITU709,
-                dst_color_range=ColorRange.MPEG,
-            )
+        if self._to_yuv is not None:
+            vf = vf.reformat(**self._to_yuv)
         vf.pts = self.count
         vf.time_base = Fraction(1) / self.fps
         for packet in self._stream.encode(vf):

@@ -18,10 +18,16 @@ import argparse
 import torch
 
 
-def foreground_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
-    """Mean over the batch of the foreground PSNR (8-bit scale) of ``[-1, 1]`` images."""
-    err = (((pred - target) * 127.5) ** 2 * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3)))
-    return (10 * torch.log10(255.0**2 / err.clamp_min(1e-8))).mean().item()
+def mean_fpsnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean over the batch of :func:`relight_video.metrics.fpsnr` (what ``eval`` reports) for
+    ``[-1, 1]`` image tensors and ``[0, 1]`` masks."""
+    from relight_video.metrics import fpsnr
+
+    def images(x):
+        return ((x.float().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+    cases = zip(images(pred), images(target), mask[:, 0].float().numpy())
+    return sum(fpsnr(p, t, m) for p, t, m in cases) / len(pred)
 
 
 def score(pipe, dataset, n: int, seed: int = 0) -> tuple[float, float]:
@@ -39,9 +45,7 @@ def score(pipe, dataset, n: int, seed: int = 0) -> tuple[float, float]:
             generator=torch.Generator().manual_seed(seed + 1),
             output_type="pt",
         )
-    return foreground_psnr(out, target, b["mask"]), foreground_psnr(
-        b["composite"], target, b["mask"]
-    )
+    return mean_fpsnr(out, target, b["mask"]), mean_fpsnr(b["composite"], target, b["mask"])
 
 
 def main() -> None:

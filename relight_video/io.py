@@ -18,9 +18,11 @@ decoded upright, as players show them (sizes in :class:`VideoInfo` are the uprig
 outputs are written upright with no rotation left to apply.
 
 The input's frame rate is kept exactly (a :class:`fractions.Fraction`), one output frame per input
-frame, and the input's audio track is stream-copied (re-encoded to AAC when the container cannot
-hold the codec). A PNG sequence cannot hold audio, so the audio goes to ``audio.mka`` beside the
-frames. Every output is written under a temporary name and renamed only when complete.
+frame; variable-frame-rate footage (phones) keeps each frame's time (:func:`frame_timing`). Every
+audio track of the input is stream-copied (re-encoded to AAC, channel layout kept, when the
+container cannot hold the codec), its clock shifted with the picture's when the clip starts late
+(camcorder MPEG-TS/MXF). A PNG sequence cannot hold audio, so the audio goes to ``audio.mka``
+beside the frames. Every output is written under a temporary name and renamed only when complete.
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ from relight_video.errors import InputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr"}
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mxf", ".gif"}
+VFR_TIMESCALE = 90000  # ticks per second of variable-frame-rate outputs (MPEG's clock)
 # Audio codecs each container takes as a stream copy; anything else is re-encoded to AAC.
 _COPYABLE_AUDIO = {
     "mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"},
-    "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    "mov": {"aac", "mp3", "ac3", "eac3", "alac"}
+    | {f"pcm_{t}{e}" for t in ("s16", "s24", "s32", "f32") for e in ("le", "be")},
     "matroska": None,  # anything
 }
 
@@ -185,6 +189,44 @@ def _probe_sequence(folder: Path, fps: Fraction = Fraction(24)) -> VideoInfo:
         has_audio=False,
         has_alpha=first.ndim == 3 and first.shape[2] == 4,
     )
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When a clip's frames are shown: ``start`` (s), the first frame's time in the file, which
+    the audio is aligned to, and ``times`` (s from the first frame) when the frame rate varies
+    (phone footage), None for a constant rate."""
+
+    start: float = 0.0
+    times: np.ndarray | None = None
+
+
+def frame_timing(path: str | Path, fps: Fraction) -> Timing:
+    """Read the presentation times of a clip's video frames from its packets (no decoding).
+
+    A clip counts as variable-rate when some frame is off the ``i / fps`` grid by more than a
+    quarter frame; then :class:`VideoWriter` keeps the times instead of renumbering the frames,
+    which would drift the picture away from the audio.
+    """
+    import av
+
+    path = Path(path)
+    if path.is_dir():
+        return Timing()
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            tb = stream.time_base
+            pts = [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
+    except (av.error.FFmpegError, OSError) as e:
+        raise InputError(f"cannot read video {path}: {e}") from None
+    if not pts or tb is None:
+        return Timing()
+    t = np.sort(np.asarray(pts, np.float64)) * float(tb)
+    start, t = float(t[0]), t - t[0]
+    grid = np.arange(len(t)) / float(fps)
+    vfr = len(t) > 1 and np.abs(t - grid).max() > 0.25 / float(fps)
+    return Timing(start, t if vfr else None)
 
 
 def read_frames(
@@ -404,14 +446,18 @@ class VideoWriter:
         *,
         alpha: bool = False,
         audio_from: str | Path | None = None,
+        timing: Timing | None = None,
         crf: int = 18,
         preset: str = "veryfast",
     ):
+        """``timing``: the source's :class:`Timing`; its variable frame times are kept and the
+        copied audio is shifted by its ``start``, so picture and sound stay in sync."""
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001000)
         self.width, self.height = int(width), int(height)
         self.alpha = alpha
         self.audio_from = Path(audio_from) if audio_from else None
+        self.timing = timing or Timing()
         self.crf, self.preset = crf, preset
         self.kind = self._kind()
         # a pattern (``shots/relit_%04d.png``) adds frames to an existing folder, next to what
@@ -490,7 +536,12 @@ class VideoWriter:
             # prores_ks with slice threads corrupts alpha rows at random (seen with FFmpeg 7 in
             # PyAV 18): encode it single-threaded.
             stream.thread_count = 1
-        stream.codec_context.time_base = Fraction(1) / self.fps
+        # frames are numbered 0, 1, 2 ... at a constant rate, or stamped with the source's times
+        self._time_base = Fraction(1) / self.fps
+        if self.timing.times is not None:
+            self._time_base = Fraction(1, VFR_TIMESCALE)
+        stream.codec_context.time_base = self._time_base
+        self._last_pts = -1
         self._to_yuv = None  # how write() converts RGB frames; None: the encoder's default
         if self.kind == "h264":
             # BT.709, video range, tagged: players assume 709 for HD and would shift the colours
@@ -509,7 +560,20 @@ class VideoWriter:
             }
         self._stream = stream
         if self.audio_from is not None:
-            self._audio = _AudioCopier.open(self.audio_from, self._container, fmt)
+            self._audio = _AudioCopier.open(
+                self.audio_from, self._container, fmt, offset=self.timing.start
+            )
+
+    def _pts(self, i: int) -> int:
+        """Frame ``i``'s timestamp in the stream's time base, strictly increasing."""
+        times = self.timing.times
+        if times is None:
+            return i
+        # past the last stamped frame (a decoder that produced more frames): the average rate
+        t = times[i] if i < len(times) else times[-1] + (i - len(times) + 1) / float(self.fps)
+        pts = max(round(t * VFR_TIMESCALE), self._last_pts + 1)
+        self._last_pts = pts
+        return pts
 
     def write(self, frame: np.ndarray) -> None:
         """Append one ``(H, W, 3|4) uint8`` frame (RGBA keeps its alpha where the format can)."""
@@ -539,13 +603,13 @@ class VideoWriter:
             vf = av.VideoFrame.from_ndarray(frame if self.alpha else frame[..., :3], format=fmt)
         if self._to_yuv is not None:
             vf = vf.reformat(**self._to_yuv)
-        vf.pts = self.count
-        vf.time_base = Fraction(1) / self.fps
+        vf.pts = self._pts(self.count)
+        vf.time_base = self._time_base
         for packet in self._stream.encode(vf):
             self._container.mux(packet)
         self.count += 1
         if self._audio is not None:
-            self._audio.advance(self.count / float(self.fps))
+            self._audio.advance(float(vf.pts * self._time_base) + 1 / float(self.fps))
 
     def close(self) -> None:
         """Flush, finish the audio, and rename the temporary output to its final name."""
@@ -560,7 +624,9 @@ class VideoWriter:
                 self._container.close()
                 self._container = None
             elif self.kind == "png" and self.audio_from is not None:
-                write_audio_sidecar(self.audio_from, self.tmp / self.audio_sidecar_name)
+                write_audio_sidecar(
+                    self.audio_from, self.tmp / self.audio_sidecar_name, self.timing.start
+                )
             if self.into_folder:
                 _move_frames_into(self.tmp, self.final, self.pattern)
                 return
@@ -582,24 +648,57 @@ class VideoWriter:
         remove_path(self.tmp)
 
 
-class _AudioCopier:
-    """Copies (or re-encodes to AAC) the first audio stream of ``src`` into an open output,
-    interleaved with the video: :meth:`advance` muxes audio up to a time, :meth:`finish` the rest.
-    """
+# Layouts FFmpeg's AAC encoder takes (7.1 crashed it in PyAV 18); others are downmixed to stereo.
+_AAC_LAYOUTS = frozenset(
+    ("mono", "stereo", "2.1", "3.0", "quad", "4.0", "5.0", "5.0(side)", "5.1", "5.1(side)", "6.1")
+)
 
-    def __init__(self, src, in_stream, out_container, out_stream, reencode):
-        self.src, self.in_stream, self.out = src, in_stream, out_container
-        self.out_stream, self.reencode = out_stream, reencode
-        self.packets = src.demux(in_stream)
-        self.pending = None
+_USUAL_LAYOUT = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1"}
+
+
+class _AudioTrack:
+    """One audio stream of the source and where it goes in the output."""
+
+    def __init__(self, in_stream, out_container, out_format: str):
+        self.in_stream = in_stream
+        codec = in_stream.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
+        allowed = _COPYABLE_AUDIO.get(out_format)
+        self.reencode = allowed is not None and codec not in allowed
         self.resampler = None
-        if reencode:
+        if self.reencode:
             import av
 
-            self.resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+            layout = in_stream.layout.name  # "6 channels" (order unknown): the usual 5.1
+            if layout not in _AAC_LAYOUTS:
+                layout = _USUAL_LAYOUT.get(in_stream.layout.nb_channels, "stereo")
+            self.out_stream = out_container.add_stream("aac", rate=48000)
+            self.out_stream.layout = layout
+            self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=48000)
+            print(
+                f"note: audio codec {codec} cannot be copied into {out_format}; re-encoding "
+                f"to AAC ({layout})",
+                file=sys.stderr,
+            )
+        else:
+            self.out_stream = out_container.add_stream_from_template(in_stream)
+
+
+class _AudioCopier:
+    """Copies every audio stream of ``src`` into an open output (re-encoded to AAC where the
+    container cannot hold the codec), interleaved with the video: :meth:`advance` muxes audio up
+    to a time, :meth:`finish` the rest. Times are shifted by ``offset``, the video's start in the
+    source, so audio that played with the first frame still does."""
+
+    def __init__(self, src, tracks: list[_AudioTrack], out_container, offset: float = 0.0):
+        self.src, self.out, self.offset = src, out_container, offset
+        self.tracks = {t.in_stream.index: t for t in tracks}
+        self.packets = src.demux(*[t.in_stream for t in tracks])
+        self.pending = None
 
     @classmethod
-    def open(cls, path: Path, out_container, out_format: str) -> _AudioCopier | None:
+    def open(
+        cls, path: Path, out_container, out_format: str, offset: float = 0.0
+    ) -> _AudioCopier | None:
         import av
 
         try:
@@ -609,32 +708,30 @@ class _AudioCopier:
         if not src.streams.audio:
             src.close()
             return None
-        in_stream = src.streams.audio[0]
-        allowed = _COPYABLE_AUDIO.get(out_format)
-        reencode = allowed is not None and in_stream.codec_context.name not in allowed
-        if reencode:
-            out_stream = out_container.add_stream("aac", rate=48000)
-            out_stream.layout = "stereo"
-            print(
-                f"note: audio codec {in_stream.codec_context.name} cannot be copied into "
-                f"{out_format}; re-encoding to AAC",
-                file=sys.stderr,
-            )
-        else:
-            out_stream = out_container.add_stream_from_template(in_stream)
-        return cls(src, in_stream, out_container, out_stream, reencode)
+        tracks = [_AudioTrack(s, out_container, out_format) for s in src.streams.audio]
+        return cls(src, tracks, out_container, offset)
 
     def _emit(self, packet) -> None:
-        if self.reencode:
+        track = self.tracks[packet.stream.index]
+        if self.offset:  # shift to the output's clock; drop what ended before the first frame
+            shift = round(self.offset / packet.time_base)
+            if packet.pts is not None and packet.pts + (packet.duration or 0) - shift <= 0:
+                return
+            if packet.pts is not None:
+                packet.pts -= shift
+            packet.dts -= shift
+        if track.reencode:
             for frame in packet.decode():
-                for rframe in self.resampler.resample(frame):
-                    for out_packet in self.out_stream.encode(rframe):
+                frame.pts = None  # the encoder counts samples from the first one kept
+                for rframe in track.resampler.resample(frame):
+                    for out_packet in track.out_stream.encode(rframe):
                         self.out.mux(out_packet)
         else:
-            packet.stream = self.out_stream
+            packet.stream = track.out_stream
             self.out.mux(packet)
 
     def advance(self, until: float) -> None:
+        """Mux the audio that starts before ``until`` seconds of the output."""
         while True:
             packet = self.pending or next(self.packets, None)
             self.pending = None
@@ -642,19 +739,23 @@ class _AudioCopier:
                 return
             if packet.dts is None:  # the demuxer's flush packet
                 continue
-            if packet.pts is not None and float(packet.pts * packet.time_base) > until:
+            if (
+                packet.pts is not None
+                and float(packet.pts * packet.time_base) - self.offset > until
+            ):
                 self.pending = packet
                 return
             self._emit(packet)
 
     def finish(self) -> None:
         self.advance(float("inf"))
-        if self.reencode:
-            for rframe in self.resampler.resample(None):
-                for out_packet in self.out_stream.encode(rframe):
+        for track in self.tracks.values():
+            if track.reencode:
+                for rframe in track.resampler.resample(None):
+                    for out_packet in track.out_stream.encode(rframe):
+                        self.out.mux(out_packet)
+                for out_packet in track.out_stream.encode(None):
                     self.out.mux(out_packet)
-            for out_packet in self.out_stream.encode(None):
-                self.out.mux(out_packet)
         self.close()
 
     def close(self) -> None:
@@ -662,14 +763,15 @@ class _AudioCopier:
             self.src.close()
 
 
-def write_audio_sidecar(src: Path, dest: Path) -> bool:
-    """Stream-copy the audio of ``src`` into a Matroska audio file; False if it has none."""
+def write_audio_sidecar(src: Path, dest: Path, offset: float = 0.0) -> bool:
+    """Stream-copy the audio of ``src`` into a Matroska audio file, its clock shifted to start
+    with the video (``offset``, the video's start in ``src``); False if it has none."""
     import av
 
     if not probe(src).has_audio:
         return False
     with av.open(str(dest), "w", format="matroska") as out:
-        copier = _AudioCopier.open(src, out, "matroska")
+        copier = _AudioCopier.open(src, out, "matroska", offset=offset)
         if copier is not None:
             copier.finish()
     print(f"note: PNG sequences hold no audio; the audio track is in {dest.name}", file=sys.stderr)

@@ -39,9 +39,17 @@ def write_clip(
     fps: Fraction = Fraction(24),
     audio: bool = True,
     rotation: int = 0,
+    times: list[float] | None = None,
+    audio_codec: str = "aac",
+    layout: str = "mono",
+    audio_tracks: int = 1,
+    start: float = 0.0,
 ) -> Path:
-    """Write an H.264 MP4 (+ AAC tone when ``audio``); default frames: the green-screen disc.
-    ``rotation``: a display rotation (degrees counter-clockwise), as phones store portrait."""
+    """Write an H.264 clip (container by suffix: .mp4, .mkv, .mov, .ts) with a 440 Hz tone per
+    audio track when ``audio``; default frames: the green-screen disc. ``rotation``: a display
+    rotation (degrees counter-clockwise), as phones store portrait. ``times``: each frame's
+    time in seconds, for variable-frame-rate footage (else frame i is at i / fps). ``start``: the
+    clock of picture and sound starts there (camcorder and broadcast files start late)."""
     import av
 
     w, h = size
@@ -49,27 +57,38 @@ def write_clip(
         frames = [synthetic_greenscreen(w, h, i / 5)[0] for i in range(n)]
     n = len(frames)
     h, w = frames[0].shape[:2]
+    time_base = Fraction(1, 1000) if times is not None or start else Fraction(1) / fps
+    duration = times[-1] + 1 / float(fps) if times is not None else n / float(fps)
     with av.open(str(path), "w") as c:
         vs = c.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.codec_context.time_base = time_base
         if rotation:
             vs.set_display_rotation(rotation)
         streams = [vs]
-        if audio:
-            aus = c.add_stream("aac", rate=48000)
-            aus.layout = "mono"
-            streams.append(aus)
-            total = int(48000 * n / float(fps))
+        for _ in range(audio_tracks if audio else 0):  # every stream before the first packet
+            streams.append(c.add_stream(audio_codec, rate=48000))
+            streams[-1].layout = layout
+        for track, aus in enumerate(streams[1:]):
+            to_codec = av.AudioResampler(format=aus.format.name, layout=layout, rate=48000)
+            channels = aus.codec_context.layout.nb_channels
+            total = int(48000 * duration)
             for k in range(0, total, 1024):
                 m = min(1024, total - k)
-                x = (0.2 * np.sin(np.arange(k, k + m) / 48000 * 2 * np.pi * 440)).astype(np.float32)
-                af = av.AudioFrame.from_ndarray(x[None], format="flt", layout="mono")
-                af.sample_rate, af.pts = 48000, k
-                for p in aus.encode(af):
-                    c.mux(p)
+                t = np.arange(k, k + m) / 48000
+                x = (0.2 * np.sin(t * 2 * np.pi * 440 * (track + 1))).astype(np.float32)
+                af = av.AudioFrame.from_ndarray(
+                    np.repeat(x[None], channels, 0), format="fltp", layout=layout
+                )
+                af.sample_rate, af.pts = 48000, k + round(start * 48000)
+                for rf in to_codec.resample(af):
+                    for p in aus.encode(rf):
+                        c.mux(p)
         for i, f in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-            vf.pts = i
+            t = i / float(fps) if times is None else times[i]
+            vf.pts = round((start + t) / time_base)
+            vf.time_base = time_base
             for p in vs.encode(vf):
                 c.mux(p)
         for s in streams:

@@ -45,14 +45,32 @@ class LazyGroup(click.Group):
             return _unavailable(name)
 
     def invoke(self, ctx):
+        import signal
+        import threading
+
+        # SIGTERM (kill, a render farm's job stop) unwinds like Ctrl-C, so the partial output
+        # is deleted instead of being left behind under its hidden temporary name
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
         try:
             return super().invoke(ctx)
         except InputError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(2)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             click.echo("interrupted: no output was written", err=True)
-            ctx.exit(130)
+            ctx.exit(143 if isinstance(e, Terminated) else 130)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def _module_exists(target: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +20,10 @@ from relight_video.errors import InputError
 ENGINES = ("composite", "classical", "diffusion")
 KEY_MODES = ("green", "blue", "auto")
 FITS = ("cover", "contain", "stretch")
+X264_PRESETS = (
+    "ultrafast superfast veryfast faster fast medium slow slower veryslow placebo".split()
+)
+DEVICE = re.compile(r"cpu|mps|cuda(:\d+)?")
 
 
 @dataclass
@@ -126,6 +131,13 @@ class RunConfig:
             raise InputError(f"working_size: expected 16..4096, got {self.working_size}")
         if not 0 <= self.encode.crf <= 51:
             raise InputError(f"encode.crf: expected 0..51, got {self.encode.crf}")
+        if self.encode.preset not in X264_PRESETS:
+            raise InputError(
+                f"encode.preset: expected one of {', '.join(X264_PRESETS)}, "
+                f"got {self.encode.preset!r}"
+            )
+        if not DEVICE.fullmatch(self.device):
+            raise InputError(f"device: expected cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.encode.audio not in ("copy", "none"):
             raise InputError(f"encode.audio: expected copy or none, got {self.encode.audio!r}")
         for name in ("color_strength", "light_strength"):
@@ -219,22 +231,34 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping; a missing file or bad YAML is an :class:`InputError`."""
+def load_yaml(path: str | Path, what: str = "config file") -> Any:
+    """Parse a YAML file; missing, unreadable, non-UTF-8 or bad YAML is an :class:`InputError`."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"config file not found: {path}")
+        raise InputError(f"{what} not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not a UTF-8 text file (byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise InputError(f"bad YAML in {path}{where}: {getattr(e, 'problem', e)}") from None
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping; a missing file or bad YAML is an :class:`InputError`."""
+    data = load_yaml(path) or {}
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping at the top level")
     return data
+
+
+def to_number(value: Any, where: str) -> float:
+    """A finite number from YAML (``5e-1``, which YAML 1.1 reads as text, included)."""
+    return _coerce(value, float, where)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

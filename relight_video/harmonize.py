@@ -30,6 +30,7 @@ from relight_video.engines import Engine, make_engine
 from relight_video.errors import InputError
 
 ENV_VIEW = "<view of the env map>"
+ALPHA_IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}  # still formats that keep RGBA
 
 
 @dataclass
@@ -465,6 +466,11 @@ def harmonize_image(
         raise InputError("no background given (-b/--background, or --env-map)")
     output = Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
+    if alpha_out is not None and alpha_out.suffix.lower() not in ALPHA_IMAGE_SUFFIXES:
+        raise InputError(
+            f"--output-alpha {alpha_out}: {alpha_out.suffix or 'no suffix'} holds no alpha "
+            f"channel; use {', '.join(sorted(ALPHA_IMAGE_SUFFIXES))}"
+        )
     check_paths(
         Path(foreground),
         [output, alpha_out],

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from relight_video.config import to_number
 from relight_video.errors import InputError
 
 KEY_FIELDS = {
@@ -136,7 +137,7 @@ class Key:
 def parse_time(value, fps: float, where: str) -> int:
     """``frame: 12`` / ``time: 2.5`` / ``time: "00:01:02.5"`` → a frame index."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(round(float(value) * fps))
+        return int(round(to_number(value, f"{where}: time") * fps))
     m = re.fullmatch(r"(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)", str(value).strip())
     if not m:
         raise InputError(f"{where}: bad time {value!r} (use seconds or HH:MM:SS.s)")
@@ -164,19 +165,11 @@ class Keyframes:
 
     @classmethod
     def load(cls, path: str | Path, fps: float, num_frames: int | None = None) -> Keyframes:
-        from relight_video.config import read_yaml
+        from relight_video.config import load_yaml
 
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"keyframes file not found: {path}")
-        import yaml
-
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise InputError(f"bad YAML in {path}: {getattr(e, 'problem', e)}") from None
+        data = load_yaml(path, "keyframes file")
         if isinstance(data, dict):
-            data = read_yaml(path)
             extra = set(data) - {"keys"}
             if extra:
                 raise InputError(f"{path}: unknown top-level key(s) {sorted(extra)}; use 'keys'")
@@ -222,10 +215,7 @@ class Keyframes:
             values = {}
             for name in NUMERIC:
                 if name in item:
-                    v = item[name]
-                    if not isinstance(v, (int, float)) or isinstance(v, bool):
-                        raise InputError(f"{w}: {name} must be a number, got {v!r}")
-                    values[name] = float(v)
+                    values[name] = to_number(item[name], f"{w}: {name}")
             if values.get("intensity", 1.0) < 0:
                 raise InputError(f"{w}: intensity must be >= 0")
             if "temperature_k" in values and not 1000 <= values["temperature_k"] <= 40000:

@@ -1,7 +1,9 @@
 """End-to-end CLI runs and every bad input of the foundation issue: one line, exit 2, no output."""
 
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -101,6 +103,17 @@ def test_image_command_rgba(tmp_path, background_png):
     assert not np.array_equal(img[30, 40], bgfit[30, 40])
 
 
+def test_image_output_alpha_must_hold_alpha(tmp_path, background_png):
+    fg = tmp_path / "fg.png"
+    io.write_image(fg, np.zeros((60, 80, 4), np.uint8))
+    alpha_out = tmp_path / "a.jpg"  # JPEG has no alpha channel
+    r = invoke(
+        "image", fg, "-b", background_png, "-o", tmp_path / "o.png", "--output-alpha", alpha_out
+    )
+    assert r.exit_code == 2 and "holds no alpha channel" in r.output, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bg.png", "fg.png"]
+
+
 def _bad_alpha_clip(tmp_path, clip, n=None, size=None):
     info = io.probe(clip)
     return write_clip(
@@ -128,6 +141,10 @@ def _bad_alpha_clip(tmp_path, clip, n=None, size=None):
         ("output_is_background", "output would overwrite the background"),
         ("output_twice", "two outputs are the same file"),
         ("folder_of_footage", "holds other files"),
+        ("bad_preset", "encode.preset: expected one of"),
+        ("bad_device", "device: expected cpu"),
+        ("keyframes_nan", "intensity: expected a number, got nan"),
+        ("keyframes_scientific_and_latin1", "not a UTF-8 text file"),
     ],
 )
 def test_bad_input(tmp_path, clip, background_png, case, message):
@@ -171,6 +188,17 @@ def test_bad_input(tmp_path, clip, background_png, case, message):
         args += ["--output-alpha", out]
     elif case == "folder_of_footage":
         args[4] = tmp_path  # the folder that holds the clip and the plate
+    elif case == "bad_preset":
+        args += ["--set", "encode.preset=veryfats"]
+    elif case == "bad_device":
+        args += ["--set", "device=gpu0"]
+    elif case.startswith("keyframes"):
+        keys = tmp_path / "keys.yaml"
+        if case == "keyframes_nan":
+            keys.write_text("- {frame: 0, intensity: .nan}\n")
+        else:  # 5e-1 is a number; the Latin-1 comment makes the file unreadable as UTF-8
+            keys.write_bytes(b"- {frame: 0, intensity: 5e-1}  # caf\xe9\n")
+        args += ["--keyframes", keys]
     before = sorted(p.name for p in tmp_path.iterdir())
     r = subprocess.run(
         [sys.executable, "-m", "relight_video.cli", "run", *map(str, args)],
@@ -217,3 +245,23 @@ def test_interrupt_leaves_no_output(tmp_path, clip, background_png, monkeypatch)
     assert calls["n"] == 5
     assert not out.exists() and not fg.exists()
     assert leftovers(tmp_path) == []
+
+
+def test_sigterm_leaves_no_output(tmp_path, background_png):
+    clip = write_clip(tmp_path / "long.mp4", n=600, size=(160, 96))
+    out = tmp_path / "out.mp4"
+    cmd = ["run", clip, "-b", background_png, "-o", out, "--engine", "classical", "-q"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relight_video.cli", *map(str, cmd)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the writer has opened its temporary output
+    assert leftovers(tmp_path), "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists() and leftovers(tmp_path) == []

@@ -57,7 +57,9 @@ def test_temperature_warms_and_cools():
         ([{"frame": 500}], "out of range"),
         ([{"frame": -1}], "out of range"),
         ([{"frame": 0, "interpolation": "cubic"}], "interpolation must be"),
-        ([{"frame": 0, "intensity": "high"}], "must be a number"),
+        ([{"frame": 0, "intensity": "high"}], "expected a number"),
+        ([{"frame": 0, "intensity": float("nan")}], "expected a number, got nan"),
+        ([{"time": float("inf")}], "time: expected a number"),
         ([{"frame": 0, "temperature_k": 100}], "temperature_k"),
         ([{"frame": 0}, {"frame": 0}], "same frame"),
         ([{"frame": 0, "background": "nope.png"}], "background not found"),
@@ -78,6 +80,8 @@ def test_bad_keyframe_file(tmp_path):
     p.write_text("keys: [{frame: 0}]\nextra: 1\n")
     with pytest.raises(InputError, match="unknown top-level"):
         Keyframes.load(p, 24)
+    p.write_text("- {frame: 0, intensity: 5e-1}\n")  # YAML 1.1 reads 5e-1 as text
+    assert Keyframes.load(p, 24).at(0).intensity == 0.5
 
 
 def test_run_with_keyframes_changes_light_over_time(tmp_path, clip, background_png):

@@ -2,12 +2,14 @@
 
 ``fit``: ``cover`` (scale to fill, crop the overflow; the default, like CSS ``object-fit``),
 ``contain`` (scale to fit inside, letterbox with the plate's mean colour), ``stretch``.
-A clip shorter than the input loops (``loop=True``) or holds its last frame.
+A clip shorter than the input loops (``loop=True``) or holds its last frame. A clip at another
+frame rate than the output is retimed (frames repeated or skipped), so it plays at its own speed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +46,25 @@ def fit_to(img: np.ndarray, width: int, height: int, fit: str = "cover") -> np.n
 
 
 class Background:
-    """Yields one fitted background frame per output frame; iterate with :meth:`frames`."""
+    """Yields one fitted background frame per output frame; iterate with :meth:`frames`.
+
+    ``fps``: the output's frame rate; a clip at another rate is retimed to it (None: one clip
+    frame per output frame).
+    """
 
     def __init__(
-        self, path: str | Path, width: int, height: int, *, fit: str = "cover", loop: bool = True
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        *,
+        fit: str = "cover",
+        loop: bool = True,
+        fps: Fraction | float | None = None,
     ):
         self.path = Path(path)
         self.width, self.height, self.fit, self.loop = width, height, fit, loop
+        self.fps = fps
         if not self.path.exists():
             raise InputError(f"background not found: {self.path}")
         self.is_still = io.is_image_path(self.path)
@@ -60,18 +74,38 @@ class Background:
         else:
             self.info = io.probe(self.path)  # validates the clip before any work
 
-    def frames(self) -> Iterator[np.ndarray]:
-        """Endless iterator of ``(height, width, 3) uint8`` frames."""
-        if self.is_still:
-            while True:
-                yield self._still
+    def _clip_frames(self) -> Iterator[np.ndarray]:
+        """The clip's frames, then again (loop) or its last frame held, endlessly."""
         last = None
         while True:
             for frame in io.read_frames(self.path):
-                last = fit_to(frame, self.width, self.height, self.fit)
-                yield last
+                last = frame
+                yield frame
             if last is None:
                 raise InputError(f"background clip has no frames: {self.path}")
             if not self.loop:
                 while True:
                     yield last
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Endless iterator of ``(height, width, 3) uint8`` frames."""
+        if self.is_still:
+            while True:
+                yield self._still
+        # clip frames per output frame: 24 fps behind 30 fps shows 4 frames in 5
+        step = 1.0 if self.fps is None else float(self.info.fps) / float(self.fps)
+        if abs(step - 1.0) < 1e-3:
+            step = 1.0
+        source = self._clip_frames()
+        k, frame = 0, next(source)
+        fitted = fit_to(frame, self.width, self.height, self.fit)
+        i = 0
+        while True:
+            want = int(i * step + 1e-6)  # the clip frame shown at output frame i's time
+            if want > k:
+                for _ in range(want - k):
+                    frame = next(source)
+                k = want
+                fitted = fit_to(frame, self.width, self.height, self.fit)
+            yield fitted
+            i += 1

@@ -365,7 +365,14 @@ def harmonize_video(
     sources["the matte"] = cfg.alpha if cfg.alpha != "self" else None
     check_paths(input_path, [output_path, alpha_out], sources)
     plates = {
-        path: Background(path, info.width, info.height, fit=cfg.fit, loop=cfg.background_loop)
+        path: Background(
+            path,
+            info.width,
+            info.height,
+            fit=cfg.fit,
+            loop=cfg.background_loop,
+            fps=info.fps,
+        )
         for path in backgrounds
     }
     plates = {path: source.frames() for path, source in plates.items()}

@@ -1,0 +1,55 @@
+"""Background plates: fits, clips that loop or hold, clips at another frame rate."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from conftest import write_clip
+
+from relight_video.background import Background, fit_to
+
+
+def numbered_clip(path, n: int, fps) -> None:
+    """Frame i is a flat grey of level 20 * i + 10: its index survives H.264."""
+    frames = [np.full((32, 48, 3), 20 * i + 10, np.uint8) for i in range(n)]
+    write_clip(path, frames, fps=Fraction(fps), audio=False)
+
+
+def indices(bg: Background, count: int) -> list[int]:
+    """The clip frame shown at each of the first ``count`` output frames."""
+    return [round((f.mean() - 10) / 20) for f in itertools.islice(bg.frames(), count)]
+
+
+def test_fit_modes_keep_the_aspect():
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[:, 50:150] = 255  # a white band in the middle half
+    cover = fit_to(img, 50, 50, "cover")  # 100x50 crop of the middle: all white
+    assert cover.shape == (50, 50, 3) and cover.min() == 255
+    contain = fit_to(img, 50, 50, "contain")  # 50x25 band, letterboxed above and below
+    assert contain.shape == (50, 50, 3)
+    assert np.ptp(contain[:12], axis=(0, 1)).max() == 0  # flat letterbox rows
+    assert fit_to(img, 50, 50, "stretch").shape == (50, 50, 3)
+
+
+def test_short_clip_loops_or_holds(tmp_path):
+    numbered_clip(tmp_path / "bg.mp4", 4, 24)
+    looped = Background(tmp_path / "bg.mp4", 48, 32, fps=Fraction(24))
+    assert indices(looped, 10) == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+    held = Background(tmp_path / "bg.mp4", 48, 32, loop=False, fps=Fraction(24))
+    assert indices(held, 7) == [0, 1, 2, 3, 3, 3, 3]
+
+
+@pytest.mark.parametrize(
+    "clip_fps, out_fps, want",
+    [
+        (24, 30, [0, 0, 1, 2, 3, 4, 4, 5, 6, 7]),  # 4 clip frames in every 5 output frames
+        (60, 30, [0, 2, 4, 6, 8, 10, 0, 2, 4, 6]),  # every other frame; 12 frames loop in 0.2 s
+        (Fraction(30000, 1001), Fraction(30), list(range(10))),  # within 0.1 %: frame for frame
+    ],
+)
+def test_clip_at_another_rate_plays_at_its_own_speed(tmp_path, clip_fps, out_fps, want):
+    numbered_clip(tmp_path / "bg.mp4", 12, clip_fps)
+    assert indices(Background(tmp_path / "bg.mp4", 48, 32, fps=out_fps), 10) == want

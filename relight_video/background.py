@@ -49,7 +49,8 @@ class Background:
     """Yields one fitted background frame per output frame; iterate with :meth:`frames`.
 
     ``fps``: the output's frame rate; a clip at another rate is retimed to it (None: one clip
-    frame per output frame).
+    frame per output frame). ``sar``: the output's pixel aspect; the plate is fitted to the
+    frame as it is displayed (anamorphic footage: wider than stored), then squeezed to storage.
     """
 
     def __init__(
@@ -61,18 +62,28 @@ class Background:
         fit: str = "cover",
         loop: bool = True,
         fps: Fraction | float | None = None,
+        sar: Fraction = Fraction(1),
     ):
         self.path = Path(path)
         self.width, self.height, self.fit, self.loop = width, height, fit, loop
         self.fps = fps
+        self.display_width = max(1, round(width * sar))
         if not self.path.exists():
             raise InputError(f"background not found: {self.path}")
         self.is_still = io.is_image_path(self.path)
         if self.is_still:
             img = io.read_image(self.path)
-            self._still = fit_to(io._to_channels(img, 3), width, height, fit)
+            self._still = self._fit(io._to_channels(img, 3))
         else:
             self.info = io.probe(self.path)  # validates the clip before any work
+
+    def _fit(self, img: np.ndarray) -> np.ndarray:
+        out = fit_to(img, self.display_width, self.height, self.fit)
+        if self.display_width != self.width:
+            import cv2
+
+            out = cv2.resize(out, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        return out
 
     def _clip_frames(self) -> Iterator[np.ndarray]:
         """The clip's frames, then again (loop) or its last frame held, endlessly."""
@@ -98,7 +109,7 @@ class Background:
             step = 1.0
         source = self._clip_frames()
         k, frame = 0, next(source)
-        fitted = fit_to(frame, self.width, self.height, self.fit)
+        fitted = self._fit(frame)
         i = 0
         while True:
             want = int(i * step + 1e-6)  # the clip frame shown at output frame i's time
@@ -106,6 +117,6 @@ class Background:
                 for _ in range(want - k):
                     frame = next(source)
                 k = want
-                fitted = fit_to(frame, self.width, self.height, self.fit)
+                fitted = self._fit(frame)
             yield fitted
             i += 1

@@ -64,6 +64,7 @@ class VideoInfo:
     has_audio: bool
     has_alpha: bool
     rotation: int = 0  # degrees counter-clockwise applied on decode to show the frames upright
+    sar: Fraction = Fraction(1)  # pixel aspect (anamorphic HDV/DV footage: 4/3, 10/11 ...)
 
     @property
     def duration(self) -> float:
@@ -111,6 +112,11 @@ def probe(path: str | Path) -> VideoInfo:
             has_alpha = "a" in (stream.codec_context.pix_fmt or "").replace("gray", "")
             rotation = _first_frame_rotation(path)
             w, h = stream.codec_context.width, stream.codec_context.height
+            sar = Fraction(
+                stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio or 1
+            )
+            if sar <= 0:  # 0/1: "unknown", square
+                sar = Fraction(1)
             info = VideoInfo(
                 path=path,
                 width=h if rotation % 180 else w,
@@ -123,6 +129,7 @@ def probe(path: str | Path) -> VideoInfo:
                     ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
                 ),
                 rotation=rotation,
+                sar=1 / sar if rotation % 180 else sar,
             )
     except InputError:
         raise
@@ -447,6 +454,7 @@ class VideoWriter:
         alpha: bool = False,
         audio_from: str | Path | None = None,
         timing: Timing | None = None,
+        sar: Fraction = Fraction(1),
         crf: int = 18,
         preset: str = "veryfast",
     ):
@@ -458,6 +466,7 @@ class VideoWriter:
         self.alpha = alpha
         self.audio_from = Path(audio_from) if audio_from else None
         self.timing = timing or Timing()
+        self.sar = Fraction(sar)
         self.crf, self.preset = crf, preset
         self.kind = self._kind()
         # a pattern (``shots/relit_%04d.png``) adds frames to an existing folder, next to what
@@ -541,6 +550,8 @@ class VideoWriter:
         if self.timing.times is not None:
             self._time_base = Fraction(1, VFR_TIMESCALE)
         stream.codec_context.time_base = self._time_base
+        if self.sar != 1:  # anamorphic footage stays anamorphic: players widen it the same way
+            stream.codec_context.sample_aspect_ratio = self.sar
         self._last_pts = -1
         self._to_yuv = None  # how write() converts RGB frames; None: the encoder's default
         if self.kind == "h264":

@@ -44,6 +44,7 @@ def write_clip(
     layout: str = "mono",
     audio_tracks: int = 1,
     start: float = 0.0,
+    sar: Fraction = Fraction(1),
 ) -> Path:
     """Write an H.264 clip (container by suffix: .mp4, .mkv, .mov, .ts) with a 440 Hz tone per
     audio track when ``audio``; default frames: the green-screen disc. ``rotation``: a display
@@ -63,6 +64,8 @@ def write_clip(
         vs = c.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
         vs.codec_context.time_base = time_base
+        if sar != 1:  # anamorphic: pixels shown wider (>1) or narrower than they are stored
+            vs.codec_context.sample_aspect_ratio = sar
         if rotation:
             vs.set_display_rotation(rotation)
         streams = [vs]

@@ -53,3 +53,21 @@ def test_short_clip_loops_or_holds(tmp_path):
 def test_clip_at_another_rate_plays_at_its_own_speed(tmp_path, clip_fps, out_fps, want):
     numbered_clip(tmp_path / "bg.mp4", 12, clip_fps)
     assert indices(Background(tmp_path / "bg.mp4", 48, 32, fps=out_fps), 10) == want
+
+
+def test_anamorphic_output_fits_the_plate_as_displayed(tmp_path):
+    from relight_video import io
+
+    plate = np.zeros((90, 160, 3), np.uint8)  # 16:9 with a white stripe over its middle quarter
+    plate[:, 60:100] = 255
+    io.write_image(tmp_path / "plate.png", plate)
+
+    def stripe(bg: Background) -> float:
+        return (next(bg.frames())[..., 0] > 127).mean()  # share of the width that is white
+
+    # 72x54 stored with 4:3 pixels is 96x54 shown: 16:9, so the plate fits whole
+    assert stripe(Background(tmp_path / "plate.png", 72, 54, sar=Fraction(4, 3))) == pytest.approx(
+        0.25, abs=0.03
+    )
+    # read as square pixels (4:3) the plate's sides are cropped and the stripe widens to 1/3
+    assert stripe(Background(tmp_path / "plate.png", 72, 54)) == pytest.approx(1 / 3, abs=0.03)

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -60,6 +61,15 @@ def test_phone_clip_with_display_rotation_comes_out_upright(tmp_path, background
     assert rgba.shape == (80, 48, 4)
     keyed, truth = rgba[..., 3] > 128, frames[0][1] > 0.5
     assert (keyed == truth).mean() > 0.95
+
+
+def test_anamorphic_clip_keeps_its_pixel_aspect(tmp_path, background_png):
+    src = write_clip(tmp_path / "hdv.mp4", n=4, size=(72, 54), sar=Fraction(4, 3))
+    assert io.probe(src).sar == Fraction(4, 3)
+    out = tmp_path / "out.mp4"
+    r = invoke("run", src, "-b", background_png, "-o", out, "--engine", "classical", "-q")
+    assert r.exit_code == 0, r.output
+    assert io.probe(out).sar == Fraction(4, 3)
 
 
 def test_engines_differ(tmp_path, clip, background_png):

@@ -42,7 +42,7 @@ import numpy as np
 
 from relight_video.errors import InputError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".hdr"}
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mxf", ".gif"}
 VFR_TIMESCALE = 90000  # ticks per second of variable-frame-rate outputs (MPEG's clock)
 # Audio codecs each container takes as a stream copy; anything else is re-encoded to AAC.
@@ -325,6 +325,8 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image not found: {path}")
+    if path.suffix.lower() in (".exr", ".hdr"):
+        return _read_linear_image(path)
     # JPEGs (never alpha) are read the way viewers show them, turned by their EXIF orientation
     # tag (phone photos); IMREAD_UNCHANGED, for alpha and 16 bits, ignores that tag
     jpeg = path.suffix.lower() in (".jpg", ".jpeg")
@@ -340,6 +342,16 @@ def read_image(path: str | Path) -> np.ndarray:
     elif img.ndim == 3 and img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
     return img
+
+
+def _read_linear_image(path: Path) -> np.ndarray:
+    """A scene-linear EXR / Radiance HDR plate as display sRGB, the way a compositor's default
+    view shows it: 1.0 is white, brighter values clip, the sRGB curve on top."""
+    from relight_video.envmap import load_env
+    from relight_video.lighting import linear_to_srgb
+
+    srgb = linear_to_srgb(np.clip(load_env(path), 0.0, 1.0))
+    return (srgb * 255.0 + 0.5).astype(np.uint8)
 
 
 def write_image(path: str | Path, img: np.ndarray) -> None:

@@ -71,3 +71,29 @@ def test_anamorphic_output_fits_the_plate_as_displayed(tmp_path):
     )
     # read as square pixels (4:3) the plate's sides are cropped and the stripe widens to 1/3
     assert stripe(Background(tmp_path / "plate.png", 72, 54)) == pytest.approx(1 / 3, abs=0.03)
+
+
+@pytest.mark.parametrize("suffix", [".hdr", ".exr"])
+def test_linear_hdr_plate_is_shown_as_a_compositor_would(tmp_path, suffix):
+    import cv2
+
+    from relight_video import io
+
+    linear = np.zeros((20, 30, 3), np.float32)
+    linear[:, :10] = 0.5  # mid grey: sRGB 188
+    linear[:, 10:20] = 4.0  # a bright sky: clips to white
+    linear[:, 20:, 0] = 0.18  # 18 % red only: sRGB 118, 0, 0
+    path = tmp_path / f"plate{suffix}"
+    if suffix == ".exr":
+        import OpenEXR  # a dependency of the project
+
+        with OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION}, {"RGB": linear}) as f:
+            f.write(str(path))
+    else:
+        assert cv2.imwrite(str(path), linear[..., ::-1])
+    plate = next(Background(path, 30, 20).frames())
+    assert plate.dtype == np.uint8 and plate.shape == (20, 30, 3)
+    np.testing.assert_allclose(plate[5, 5], [188] * 3, atol=2)
+    np.testing.assert_array_equal(plate[5, 15], [255] * 3)
+    np.testing.assert_allclose(plate[5, 25], [118, 0, 0], atol=2)
+    assert io.read_image(path).shape == (20, 30, 3)

@@ -410,8 +410,10 @@ def evaluate_video(
     clips = [(output, out_info)]
     if target is not None:
         clips.append((target, io.probe(target)))
+    # an odd-sized input comes back from H.264 (4:2:0) padded by one row/column: cropped here
+    padded = (info.width + info.width % 2, info.height + info.height % 2)
     for path, other in clips:
-        if (other.width, other.height) != (info.width, info.height):
+        if (other.width, other.height) not in ((info.width, info.height), padded):
             raise InputError(
                 f"{path} is {other.width}x{other.height}, input is {info.width}x{info.height}"
             )
@@ -422,9 +424,12 @@ def evaluate_video(
     fid: dict[str, list[float]] = {"psnr": [], "fpsnr": [], "mse": [], "fmse": []}
 
     # 2. stream: input matte + input frame + output frame (+ target frame)
-    streams = [mattes(cfg, input_path, info), io.read_frames(input_path), io.read_frames(output)]
+    def read(path):
+        return (f[: info.height, : info.width] for f in io.read_frames(path))
+
+    streams = [mattes(cfg, input_path, info), io.read_frames(input_path), read(output)]
     if target is not None:
-        streams.append(io.read_frames(target))
+        streams.append(read(target))
     prev_in = prev_out = None
     frames = 0
     bar = tqdm(total=info.num_frames, unit="frame", disable=not progress, desc=output.name)

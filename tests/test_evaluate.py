@@ -179,6 +179,27 @@ def test_eval_video_consistent_output_scores_near_zero_and_flicker_scores_high(t
     assert g["psnr"] is None and "warping error" in text and "PSNR" in text
 
 
+def test_eval_video_scores_the_tools_own_output_of_an_odd_sized_clip(tmp_path):
+    from conftest import synthetic_greenscreen
+
+    src = tmp_path / "odd"  # 95x63 frames: H.264 output comes back padded to 96x64
+    src.mkdir()
+    for i in range(5):
+        io.write_image(src / f"{i:04d}.png", synthetic_greenscreen(95, 63, i / 5)[0])
+    plate = tmp_path / "plate.png"
+    io.write_image(plate, np.full((63, 95, 3), 90, np.uint8))
+    out = tmp_path / "out.mp4"
+    r = invoke("run", src, "-b", plate, "-o", out, "--engine", "classical", "--key", "green", "-q")
+    assert r.exit_code == 0, r.output
+    assert (io.probe(out).width, io.probe(out).height) == (96, 64)
+    doc, _ = eval_video(out, src, tmp_path)
+    assert doc["frames"] == 5 and (doc["width"], doc["height"]) == (95, 63)
+    assert doc["warping_error"] is not None
+    wider = write_clip(tmp_path / "wider.mp4", n=5, size=(98, 64), audio=False)
+    r = invoke("eval-video", wider, "--input", src, "--key", "green", "-q")
+    assert r.exit_code == 2 and "is 98x64, input is 95x63" in r.output
+
+
 def test_eval_video_frame_count_mismatch_is_an_input_error(tmp_path):
     clip = write_clip(tmp_path / "in.mp4", n=6, audio=False)
     short = write_clip(tmp_path / "short.mp4", decoded(clip)[:4], audio=False)

@@ -569,8 +569,9 @@ class VideoWriter:
         if self.kind == "h264":
             # BT.709, video range, tagged: players assume 709 for HD and would shift the colours
             # of untagged BT.601 output (FFmpeg's default matrix); our decoder reads the tag.
-            # ProRes keeps FFmpeg's default for now: its encoder takes the tags from each
-            # frame, and converting frames ahead of prores_ks brought back its alpha-row bug.
+            # ProRes keeps FFmpeg's default conversion (BT.601 matrix, video range): converting
+            # frames ahead of prores_ks brought back its alpha-row bug. It is tagged as what it
+            # is (below), so players and compositors decode it with the right matrix.
             from av.video.reformatter import ColorRange, Colorspace
 
             cc = stream.codec_context
@@ -581,6 +582,12 @@ class VideoWriter:
                 "dst_colorspace": Colorspace.ITU709,
                 "dst_color_range": ColorRange.MPEG,
             }
+        else:
+            from av.video.reformatter import ColorRange, Colorspace
+
+            cc = stream.codec_context
+            cc.colorspace, cc.color_range = Colorspace.SMPTE170M, ColorRange.MPEG
+            cc.color_primaries = cc.color_trc = 1  # sRGB's primaries and (near) curve: BT.709
         self._stream = stream
         if self.audio_from is not None:
             self._audio = _AudioCopier.open(

@@ -239,3 +239,22 @@ def test_output_is_bt709_tagged_and_reads_back_true(tmp_path, suffix):
         rgb = frame.reformat(format="rgb24", src_colorspace=1).to_ndarray()
     assert np.abs(rgb[32, 32].astype(int) - (200, 60, 40)).max() <= 3
     assert np.abs(next(io.read_frames(out))[32, 32].astype(int) - (200, 60, 40)).max() <= 3
+
+
+def test_prores_output_is_tagged_with_the_matrix_it_was_encoded_with(tmp_path):
+    """ProRes is encoded with FFmpeg's BT.601 matrix; untagged, HD players would assume 709."""
+    import av
+
+    colour = np.zeros((64, 64, 4), np.uint8)
+    colour[...] = (200, 60, 40, 255)
+    out = tmp_path / "c.mov"
+    with io.VideoWriter(out, 24, 64, 64, alpha=True) as w:
+        for _ in range(3):
+            w.write(colour)
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert int(cc.colorspace) in (5, 6) and int(cc.color_range) == 1  # BT.601, video range
+        assert int(cc.color_primaries) == 1 and int(cc.color_trc) == 1  # sRGB's: BT.709
+        frame = next(c.decode(video=0))
+        rgb = frame.reformat(format="rgba", src_colorspace=int(cc.colorspace)).to_ndarray()
+    assert np.abs(rgb[32, 32].astype(int) - (200, 60, 40, 255)).max() <= 2

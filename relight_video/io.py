@@ -110,6 +110,7 @@ def probe(path: str | Path) -> VideoInfo:
             if num <= 0:  # some containers do not store it: count packets instead
                 num = sum(1 for p in container.demux(stream) if p.size)
             has_alpha = "a" in (stream.codec_context.pix_fmt or "").replace("gray", "")
+            has_alpha = has_alpha or _vpx_alpha_decoder(stream) is not None
             rotation = _first_frame_rotation(path)
             w, h = stream.codec_context.width, stream.codec_context.height
             sar = Fraction(
@@ -125,8 +126,11 @@ def probe(path: str | Path) -> VideoInfo:
                 num_frames=int(num),
                 has_audio=bool(container.streams.audio),
                 has_alpha=has_alpha
-                and (stream.codec_context.pix_fmt or "").startswith(
-                    ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
+                and (
+                    (stream.codec_context.pix_fmt or "").startswith(
+                        ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
+                    )
+                    or _vpx_alpha_decoder(stream) is not None
                 ),
                 rotation=rotation,
                 sar=1 / sar if rotation % 180 else sar,
@@ -300,11 +304,36 @@ def _read_pyav(path: Path, alpha: bool) -> Iterator[np.ndarray]:
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        vpx = _vpx_alpha_decoder(stream) if alpha else None
         try:
-            for frame in container.decode(stream):
+            frames = (
+                container.decode(stream) if vpx is None else _decode_with(vpx, container, stream)
+            )
+            for frame in frames:
                 yield _upright(frame.to_ndarray(format=fmt), _rotation(frame))
         except av.error.FFmpegError as e:
             raise InputError(f"corrupt video {path}: {e}") from None
+
+
+def _vpx_alpha_decoder(stream) -> str | None:
+    """WebM VP8/VP9 keeps alpha beside the picture (``alpha_mode``), which only libvpx decodes:
+    its decoder's name for such a stream, else None."""
+    import av
+
+    name = {"vp8": "libvpx", "vp9": "libvpx-vp9"}.get(stream.codec_context.name)
+    if name is None or stream.metadata.get("alpha_mode") != "1":
+        return None
+    return name if name in av.codecs_available else None
+
+
+def _decode_with(decoder: str, container, stream) -> Iterator:
+    import av
+
+    ctx = av.CodecContext.create(decoder, "r")
+    if stream.codec_context.extradata:
+        ctx.extradata = stream.codec_context.extradata
+    for packet in container.demux(stream):
+        yield from ctx.decode(packet if packet.size else None)
 
 
 def _to_channels(img: np.ndarray, channels: int) -> np.ndarray:

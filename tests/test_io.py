@@ -258,3 +258,30 @@ def test_prores_output_is_tagged_with_the_matrix_it_was_encoded_with(tmp_path):
         frame = next(c.decode(video=0))
         rgb = frame.reformat(format="rgba", src_colorspace=int(cc.colorspace)).to_ndarray()
     assert np.abs(rgb[32, 32].astype(int) - (200, 60, 40, 255)).max() <= 2
+
+
+def test_webm_vp9_alpha_is_read(tmp_path):
+    """VP9 WebM (browser / After Effects exports) stores alpha beside the picture; FFmpeg's
+    own VP9 decoder drops it, libvpx's keeps it."""
+    import av
+
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[..., 1] = 200
+    rgba[10:30, 10:40, 3] = 255
+    path = tmp_path / "a.webm"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libvpx-vp9", rate=24)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuva420p"
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(rgba, format="rgba")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    assert io.probe(path).has_alpha
+    frames = list(io.read_frames(path, alpha=True))
+    assert len(frames) == 3
+    a = frames[0][..., 3]
+    assert a[15:25, 15:35].min() > 245 and a[35:, 45:].max() < 10
+    assert next(io.read_frames(path)).shape == (48, 64, 3)

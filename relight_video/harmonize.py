@@ -14,6 +14,7 @@ Frames stream through: memory is flat in clip length.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -343,6 +344,12 @@ def harmonize_video(
     input_path, output_path = Path(input), Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     info = io.probe(input_path)
+    if info.transfer != "sdr":
+        print(
+            f"note: {input_path.name} is HDR ({info.transfer.upper()}); it is tone-mapped to SDR "
+            "BT.709, and so is the output",
+            file=sys.stderr,
+        )
     from relight_video.keyframes import Keyframes
 
     keys = None

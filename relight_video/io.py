@@ -65,6 +65,7 @@ class VideoInfo:
     has_alpha: bool
     rotation: int = 0  # degrees counter-clockwise applied on decode to show the frames upright
     sar: Fraction = Fraction(1)  # pixel aspect (anamorphic HDV/DV footage: 4/3, 10/11 ...)
+    transfer: str = "sdr"  # sdr | hlg | pq: HDR clips are decoded tone-mapped to SDR BT.709
 
     @property
     def duration(self) -> float:
@@ -134,6 +135,7 @@ def probe(path: str | Path) -> VideoInfo:
                 ),
                 rotation=rotation,
                 sar=1 / sar if rotation % 180 else sar,
+                transfer=_transfer(stream),
             )
     except InputError:
         raise
@@ -262,6 +264,8 @@ def read_frames(
         return
     if backend not in ("auto", "decord", "pyav"):
         raise InputError(f"unknown decode backend {backend!r} (auto, decord, pyav)")
+    if backend == "decord" and probe(path).transfer != "sdr":
+        backend = "pyav"  # decord cannot tone-map HDR
     if backend == "decord":
         if alpha:
             raise InputError("decord cannot decode alpha; use backend='pyav'")
@@ -305,14 +309,41 @@ def _read_pyav(path: Path, alpha: bool) -> Iterator[np.ndarray]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         vpx = _vpx_alpha_decoder(stream) if alpha else None
+        transfer = _transfer(stream)
         try:
             frames = (
                 container.decode(stream) if vpx is None else _decode_with(vpx, container, stream)
             )
             for frame in frames:
-                yield _upright(frame.to_ndarray(format=fmt), _rotation(frame))
+                if transfer == "sdr":
+                    img = frame.to_ndarray(format=fmt)
+                else:
+                    img = _hdr_to_sdr(frame, transfer, alpha)
+                yield _upright(img, _rotation(frame))
         except av.error.FFmpegError as e:
             raise InputError(f"corrupt video {path}: {e}") from None
+
+
+def _transfer(stream) -> str:
+    """``hlg`` / ``pq`` for a stream tagged with an HDR transfer, else ``sdr``."""
+    from relight_video.hdr import TRANSFERS
+
+    return TRANSFERS.get(int(stream.codec_context.color_trc or 2), "sdr")
+
+
+def _hdr_to_sdr(frame, transfer: str, alpha: bool) -> np.ndarray:
+    """A BT.2100 frame → SDR BT.709 ``uint8`` RGB(A) (see :mod:`relight_video.hdr`)."""
+    from av.video.reformatter import Colorspace
+
+    from relight_video.hdr import to_sdr
+
+    rgb16 = frame.reformat(
+        format="rgba64le" if alpha else "rgb48le",
+        src_colorspace=Colorspace.BT2020,
+        src_color_range=frame.color_range,
+    ).to_ndarray()
+    sdr = to_sdr(rgb16[..., :3], transfer)
+    return np.dstack([sdr, (rgb16[..., 3] >> 8).astype(np.uint8)]) if alpha else sdr
 
 
 def _vpx_alpha_decoder(stream) -> str | None:

@@ -400,7 +400,7 @@ def harmonize_video(
     # 2. stream: decode → matte → harmonize → encode
     enc = {"crf": cfg.encode.crf, "preset": cfg.encode.preset}
     enc["timing"] = io.frame_timing(input_path, info.fps)  # variable frame times, audio offset
-    enc["sar"] = info.sar
+    enc["sar"], enc["timecode"] = info.sar, info.timecode
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(
             io.VideoWriter(output_path, info.fps, info.width, info.height, audio_from=audio, **enc)

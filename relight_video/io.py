@@ -66,6 +66,7 @@ class VideoInfo:
     rotation: int = 0  # degrees counter-clockwise applied on decode to show the frames upright
     sar: Fraction = Fraction(1)  # pixel aspect (anamorphic HDV/DV footage: 4/3, 10/11 ...)
     transfer: str = "sdr"  # sdr | hlg | pq: HDR clips are decoded tone-mapped to SDR BT.709
+    timecode: str | None = None  # the first frame's SMPTE timecode ("01:00:10:05"), if stored
 
     @property
     def duration(self) -> float:
@@ -136,6 +137,7 @@ def probe(path: str | Path) -> VideoInfo:
                 rotation=rotation,
                 sar=1 / sar if rotation % 180 else sar,
                 transfer=_transfer(stream),
+                timecode=_timecode(container),
             )
     except InputError:
         raise
@@ -322,6 +324,15 @@ def _read_pyav(path: Path, alpha: bool) -> Iterator[np.ndarray]:
                 yield _upright(img, _rotation(frame))
         except av.error.FFmpegError as e:
             raise InputError(f"corrupt video {path}: {e}") from None
+
+
+def _timecode(container) -> str | None:
+    """The start timecode a camera or NLE stored (video stream, tmcd track, or container)."""
+    for meta in [s.metadata for s in container.streams] + [container.metadata]:
+        for key in ("timecode", "TIMECODE"):
+            if meta.get(key):
+                return meta[key]
+    return None
 
 
 def _transfer(stream) -> str:
@@ -527,6 +538,7 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         timing: Timing | None = None,
         sar: Fraction = Fraction(1),
+        timecode: str | None = None,
         crf: int = 18,
         preset: str = "veryfast",
     ):
@@ -539,6 +551,7 @@ class VideoWriter:
         self.audio_from = Path(audio_from) if audio_from else None
         self.timing = timing or Timing()
         self.sar = Fraction(sar)
+        self.timecode = timecode
         self.crf, self.preset = crf, preset
         self.kind = self._kind()
         # a pattern (``shots/relit_%04d.png``) adds frames to an existing folder, next to what
@@ -624,6 +637,8 @@ class VideoWriter:
         stream.codec_context.time_base = self._time_base
         if self.sar != 1:  # anamorphic footage stays anamorphic: players widen it the same way
             stream.codec_context.sample_aspect_ratio = self.sar
+        if self.timecode:  # MOV/MP4 get a timecode track: the clip conforms back in an edit
+            stream.metadata["timecode"] = self.timecode
         self._last_pts = -1
         self._to_yuv = None  # how write() converts RGB frames; None: the encoder's default
         if self.kind == "h264":

@@ -45,6 +45,7 @@ def write_clip(
     audio_tracks: int = 1,
     start: float = 0.0,
     sar: Fraction = Fraction(1),
+    timecode: str | None = None,
 ) -> Path:
     """Write an H.264 clip (container by suffix: .mp4, .mkv, .mov, .ts) with a 440 Hz tone per
     audio track when ``audio``; default frames: the green-screen disc. ``rotation``: a display
@@ -68,6 +69,8 @@ def write_clip(
             vs.codec_context.sample_aspect_ratio = sar
         if rotation:
             vs.set_display_rotation(rotation)
+        if timecode:
+            vs.metadata["timecode"] = timecode
         streams = [vs]
         for _ in range(audio_tracks if audio else 0):  # every stream before the first packet
             streams.append(c.add_stream(audio_codec, rate=48000))

@@ -1,4 +1,5 @@
-"""Picture and sound stay together: variable frame rates, clips that start late, audio tracks."""
+"""Picture and sound stay together: variable frame rates, clips that start late, audio tracks,
+timecode."""
 
 from __future__ import annotations
 
@@ -103,3 +104,14 @@ def test_every_audio_track_is_kept(tmp_path, background_png):
     src = write_clip(tmp_path / "two.mov", n=12, audio_tracks=2)
     out = run(src, tmp_path / "o.mp4", tmp_path, background_png)
     assert [a["codec"] for a in audio_streams(out)] == ["aac", "aac"]
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mp4"])
+def test_source_timecode_is_kept(tmp_path, background_png, suffix):
+    """Editors conform a relit shot back into the cut by its timecode."""
+    src = write_clip(tmp_path / f"a{suffix}", n=6, timecode="01:00:10:05")
+    assert io.probe(src).timecode == "01:00:10:05"
+    out = run(src, tmp_path / f"out{suffix}", tmp_path, background_png)
+    assert io.probe(out).timecode == "01:00:10:05"
+    plain = run(write_clip(tmp_path / "b.mp4", n=6), tmp_path / "o2.mp4", tmp_path, background_png)
+    assert io.probe(plain).timecode is None

@@ -344,6 +344,12 @@ def harmonize_video(
     input_path, output_path = Path(input), Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     info = io.probe(input_path)
+    if info.interlaced:
+        print(
+            f"note: {input_path.name} is interlaced; it is deinterlaced (bwdif) and the output "
+            "is progressive",
+            file=sys.stderr,
+        )
     if info.transfer != "sdr":
         print(
             f"note: {input_path.name} is HDR ({info.transfer.upper()}); it is tone-mapped to SDR "

@@ -58,9 +58,15 @@ def _check_flow(flow: np.ndarray, name: str, hw: tuple[int, int] | None = None) 
 # ----------------------------------------------------------------------------- DIS backend
 
 
-@functools.lru_cache(maxsize=4)
-def _dis(preset: int) -> Any:
-    """One OpenCV DIS object per preset, created on first use (never at import)."""
+@functools.lru_cache(maxsize=8)
+def _dis(preset: int, shape: tuple[int, int]) -> Any:
+    """One OpenCV DIS object per preset and image size, created on first use (never at import).
+
+    Not one per preset: a DIS object keeps state from the sizes it has seen, and after a
+    32x40 pair its flow on a 48x64 pair differed by 0.05 px from a fresh object's, so a clip's
+    output depended on what the process had processed before (a batch worker vs a fresh run).
+    Within one size the result does not depend on history, and reusing the object saves its
+    buffers (1.6 against 3.6 ms per 480x270 pair)."""
     import cv2
 
     return cv2.DISOpticalFlow_create(preset)
@@ -81,7 +87,8 @@ def _estimate_dis(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             cv2.resize(g, (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
             for g in (grey_a, grey_b)
         )
-    flow = _dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(grey_a, grey_b, None)  # (H, W, 2)
+    dis = _dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, grey_a.shape)
+    flow = dis.calc(grey_a, grey_b, None)  # (H, W, 2)
     if scale > 1:
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) / scale
     return np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)

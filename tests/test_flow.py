@@ -65,6 +65,28 @@ def test_dis_recovers_a_known_translation():
     assert np.abs(back - a)[16:-16, 16:-16].mean() < 3.0
 
 
+def test_dis_flow_does_not_depend_on_what_the_process_did_before(tmp_path):
+    """A clip's output must not depend on whether a batch worker processed other sizes first."""
+    import subprocess
+    import sys
+
+    a = astronaut_crop(64)[:48]
+    b = np.roll(a, (1, 2), axis=(0, 1))
+    paths = [tmp_path / f"{n}.npy" for n in ("a", "b", "flow")]
+    np.save(paths[0], a)
+    np.save(paths[1], b)
+    code = (
+        "import sys, numpy as np; from relight_video import flow; "
+        "a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); "
+        "np.save(sys.argv[3], flow.estimate(a, b, 'dis'))"
+    )
+    subprocess.run([sys.executable, "-c", code, *map(str, paths)], check=True)  # fresh process
+    for size in (40, 96, 33):  # other sizes first, as earlier jobs in the same worker would
+        other = astronaut_crop(size)
+        flow.estimate(other, np.roll(other, 1, axis=1), "dis")
+    np.testing.assert_array_equal(flow.estimate(a, b, "dis"), np.load(paths[2]))
+
+
 def test_dis_on_a_thin_strip_does_not_crash_and_tracks():
     """A very wide clip at working size is a strip a few px high, where OpenCV's DIS segfaults;
     it runs on an enlarged copy instead (run in a child process, so a crash fails the test)."""

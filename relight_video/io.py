@@ -223,7 +223,9 @@ def frame_timing(path: str | Path, fps: Fraction) -> Timing:
 
     A clip counts as variable-rate when some frame is off the ``i / fps`` grid by more than a
     quarter frame; then :class:`VideoWriter` keeps the times instead of renumbering the frames,
-    which would drift the picture away from the audio.
+    which would drift the picture away from the audio. Not for interlaced streams or streams
+    with more packets than frames: a packet may then hold one field, not a frame, and its
+    times would play the clip at double speed.
     """
     import av
 
@@ -234,6 +236,7 @@ def frame_timing(path: str | Path, fps: Fraction) -> Timing:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             tb = stream.time_base
+            interlaced = _interlaced(stream)
             pts = [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
     except (av.error.FFmpegError, OSError) as e:
         raise InputError(f"cannot read video {path}: {e}") from None
@@ -243,6 +246,8 @@ def frame_timing(path: str | Path, fps: Fraction) -> Timing:
     start, t = float(t[0]), t - t[0]
     grid = np.arange(len(t)) / float(fps)
     vfr = len(t) > 1 and np.abs(t - grid).max() > 0.25 / float(fps)
+    if interlaced or (len(t) > 1 and np.median(np.diff(t)) < 0.75 / float(fps)):
+        vfr = False  # packets are fields (or the rate is wrong): keep the frame count's clock
     return Timing(start, t if vfr else None)
 
 

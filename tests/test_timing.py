@@ -115,3 +115,10 @@ def test_source_timecode_is_kept(tmp_path, background_png, suffix):
     assert io.probe(out).timecode == "01:00:10:05"
     plain = run(write_clip(tmp_path / "b.mp4", n=6), tmp_path / "o2.mp4", tmp_path, background_png)
     assert io.probe(plain).timecode is None
+
+
+def test_field_packets_are_not_taken_for_variable_frame_times(tmp_path):
+    """Broadcast streams can carry one field per packet: two packet times per frame, which read
+    as frame times would play the clip at double speed."""
+    src = write_clip(tmp_path / "fields.mkv", n=12, times=[i / 48 for i in range(12)])
+    assert io.frame_timing(src, Fraction(24)).times is None

@@ -219,6 +219,26 @@ def image(foreground, output, config_path, overrides, alpha, **options):
     click.echo(f"wrote {output}", err=True)
 
 
+@main.command()
+@click.argument("input")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+def probe(input, as_json):
+    """What the tool sees in the clip INPUT: size, pixel aspect, rotation, exact rate, variable
+    frame times, HDR, interlacing, alpha, audio tracks, timecode."""
+    import json
+
+    from relight_video.io import describe
+
+    doc = describe(input)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    for key, value in doc.items():
+        if key == "audio":
+            value = "; ".join(f"{a['codec']} {a['layout']} {a['rate']} Hz" for a in value) or "none"
+        click.echo(f"{key:20} {value}")
+
+
 @main.command("fetch-matte-model")
 @click.option("--dest", default=None, help="Folder to install into (default: the user data dir).")
 @click.option("--wheel", default=None, help="Use this mediapipe wheel instead of pip download.")

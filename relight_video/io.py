@@ -251,6 +251,46 @@ def frame_timing(path: str | Path, fps: Fraction) -> Timing:
     return Timing(start, t if vfr else None)
 
 
+def describe(path: str | Path) -> dict:
+    """What the tool sees in a clip (or image folder) and what it will do with it, for
+    ``relight-video probe``: sizes, exact rate, frame times, colour, fields, audio, timecode."""
+    import av
+
+    info = probe(path)
+    timing = frame_timing(path, info.fps)
+    audio = []
+    if info.has_audio:
+        with av.open(str(info.path)) as c:
+            for s in c.streams.audio:
+                cc = s.codec_context
+                audio.append(
+                    {
+                        "codec": cc.codec.canonical_name,
+                        "channels": cc.layout.nb_channels,
+                        "layout": cc.layout.name,
+                        "rate": cc.sample_rate,
+                    }
+                )
+    display_w = round(info.width * info.sar)
+    return {
+        "path": str(info.path),
+        "size": f"{info.width}x{info.height}",
+        "display_size": f"{display_w}x{info.height}",
+        "pixel_aspect": str(info.sar),
+        "rotation": info.rotation,
+        "fps": str(info.fps),
+        "frames": info.num_frames,
+        "duration_s": round(info.duration, 3),
+        "variable_frame_rate": timing.times is not None,
+        "start_s": round(timing.start, 6),
+        "hdr": None if info.transfer == "sdr" else info.transfer,
+        "interlaced": info.interlaced,
+        "alpha": info.has_alpha,
+        "audio": audio,
+        "timecode": info.timecode,
+    }
+
+
 def read_frames(
     path: str | Path, *, alpha: bool = False, backend: str = "auto"
 ) -> Iterator[np.ndarray]:

@@ -1,5 +1,6 @@
 """End-to-end CLI runs and every bad input of the foundation issue: one line, exit 2, no output."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -275,3 +276,22 @@ def test_sigterm_leaves_no_output(tmp_path, background_png):
     assert proc.returncode == 143, err
     assert "interrupted" in err and "Traceback" not in err
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_probe_reports_what_the_tool_sees(tmp_path):
+    src = write_clip(tmp_path / "a.mov", n=6, sar=Fraction(4, 3), timecode="10:00:00:00")
+    r = invoke("probe", src, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert (doc["size"], doc["display_size"], doc["fps"], doc["frames"]) == (
+        "96x64",
+        "128x64",
+        "24",
+        6,
+    )
+    assert doc["timecode"] == "10:00:00:00" and not doc["variable_frame_rate"]
+    assert [a["codec"] for a in doc["audio"]] == ["aac"] and doc["hdr"] is None
+    r = invoke("probe", src)
+    assert "display_size         128x64" in r.output
+    r = invoke("probe", tmp_path / "missing.mp4")
+    assert r.exit_code == 2 and "file not found" in r.output

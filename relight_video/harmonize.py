@@ -405,7 +405,7 @@ def harmonize_video(
 
     # 2. stream: decode → matte → harmonize → encode
     enc = {"crf": cfg.encode.crf, "preset": cfg.encode.preset}
-    enc["timing"] = io.frame_timing(input_path, info.fps)  # variable frame times, audio offset
+    enc["timing"] = io.Timing(info.start, info.frame_times)  # variable frame times, audio offset
     enc["sar"], enc["timecode"] = info.sar, info.timecode
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(

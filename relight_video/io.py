@@ -28,13 +28,14 @@ beside the frames. Every output is written under a temporary name and renamed on
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -68,6 +69,9 @@ class VideoInfo:
     transfer: str = "sdr"  # sdr | hlg | pq: HDR clips are decoded tone-mapped to SDR BT.709
     timecode: str | None = None  # the first frame's SMPTE timecode ("01:00:10:05"), if stored
     interlaced: bool = False  # coded as fields (1080i broadcast, HDV): deinterlaced on decode
+    start: float = 0.0  # the first shown frame's time in the file (s); audio is aligned to it
+    # each frame's time from the first (s) when the frame rate varies (phones, GIFs), else None
+    frame_times: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration(self) -> float:
@@ -109,12 +113,17 @@ def probe(path: str | Path) -> VideoInfo:
             fps = stream.average_rate or stream.guessed_rate or stream.base_rate
             if not fps:
                 raise InputError(f"cannot tell the frame rate of {path}")
-            num = stream.frames
-            if num <= 0:  # some containers do not store it: count packets instead
-                num = sum(1 for p in container.demux(stream) if p.size)
+            scan = _scan(path)
+            interlaced = _interlaced(stream)
+            # frames shown: what the decoder presents, not the container's sample count (an
+            # edit list or a cut before the first keyframe hides some of those)
+            num = len(scan.times) or stream.frames
+            times = _variable_times(scan.times, Fraction(fps), interlaced)
+            if times is not None and len(times) > 1:  # the average over the frames shown
+                fps = Fraction((len(times) - 1) / times[-1]).limit_denominator(1001000)
             has_alpha = "a" in (stream.codec_context.pix_fmt or "").replace("gray", "")
             has_alpha = has_alpha or _vpx_alpha_decoder(stream) is not None
-            rotation = _first_frame_rotation(path)
+            rotation = scan.rotation
             w, h = stream.codec_context.width, stream.codec_context.height
             sar = Fraction(
                 stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio or 1
@@ -139,7 +148,9 @@ def probe(path: str | Path) -> VideoInfo:
                 sar=1 / sar if rotation % 180 else sar,
                 transfer=_transfer(stream),
                 timecode=_timecode(container),
-                interlaced=_interlaced(stream),
+                interlaced=interlaced,
+                start=float(scan.times[0]) if len(scan.times) else 0.0,
+                frame_times=times,
             )
     except InputError:
         raise
@@ -156,13 +167,50 @@ def _rotation(frame) -> int:
     return int(round(r / 90.0)) % 4 * 90
 
 
-def _first_frame_rotation(path: Path) -> int:
+@dataclass(frozen=True)
+class _Scan:
+    rotation: int  # of the first decoded frame
+    times: np.ndarray  # sorted presentation times (s) of the frames the decoder will show
+
+
+def _scan(path: Path) -> _Scan:
+    st = path.stat()
+    return _scan_file(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _scan_file(path: str, mtime_ns: int, size: int) -> _Scan:
+    """Decode the first frame (its rotation and time), then read every video packet's time
+    (no decoding). Packets an edit list discards, empty ones (AVI drops) and those before the
+    first decodable frame (a clip cut mid-GOP) are not shown, so they are not counted."""
     import av
 
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            return _rotation(frame)
-    return 0
+    with av.open(path) as container:
+        first = next(container.decode(video=0), None)
+    rotation = _rotation(first) if first is not None else 0
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        tb = float(stream.time_base or 0)
+        pts = [
+            p.pts
+            for p in container.demux(stream)
+            if p.size and p.pts is not None and not p.is_discard
+        ]
+    times = np.sort(np.asarray(pts, np.float64)) * tb
+    if first is not None and first.time is not None and len(times):
+        times = times[times >= first.time - 1e-6]
+    return _Scan(rotation, times)
+
+
+def _variable_times(times: np.ndarray, fps: Fraction, interlaced: bool) -> np.ndarray | None:
+    """Each frame's time from the first when they stray from the ``i / fps`` grid by more than
+    a quarter frame somewhere, else None. Never for interlaced streams, whose packets may hold
+    one field each (their times would play the clip at double speed)."""
+    if interlaced or len(times) < 2:
+        return None
+    t = times - times[0]
+    grid = np.arange(len(t)) / float(fps)
+    return t if np.abs(t - grid).max() > 0.25 / float(fps) else None
 
 
 def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
@@ -218,37 +266,17 @@ class Timing:
     times: np.ndarray | None = None
 
 
-def frame_timing(path: str | Path, fps: Fraction) -> Timing:
-    """Read the presentation times of a clip's video frames from its packets (no decoding).
+def frame_timing(path: str | Path) -> Timing:
+    """When the frames of a clip are shown (see :class:`Timing`); read with :func:`probe`.
 
     A clip counts as variable-rate when some frame is off the ``i / fps`` grid by more than a
     quarter frame; then :class:`VideoWriter` keeps the times instead of renumbering the frames,
-    which would drift the picture away from the audio. Not for interlaced streams or streams
-    with more packets than frames: a packet may then hold one field, not a frame, and its
-    times would play the clip at double speed.
+    which would drift the picture away from the audio.
     """
-    import av
-
-    path = Path(path)
-    if path.is_dir():
+    if Path(path).is_dir():
         return Timing()
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            tb = stream.time_base
-            interlaced = _interlaced(stream)
-            pts = [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
-    except (av.error.FFmpegError, OSError) as e:
-        raise InputError(f"cannot read video {path}: {e}") from None
-    if not pts or tb is None:
-        return Timing()
-    t = np.sort(np.asarray(pts, np.float64)) * float(tb)
-    start, t = float(t[0]), t - t[0]
-    grid = np.arange(len(t)) / float(fps)
-    vfr = len(t) > 1 and np.abs(t - grid).max() > 0.25 / float(fps)
-    if interlaced or (len(t) > 1 and np.median(np.diff(t)) < 0.75 / float(fps)):
-        vfr = False  # packets are fields (or the rate is wrong): keep the frame count's clock
-    return Timing(start, t if vfr else None)
+    info = probe(path)
+    return Timing(info.start, info.frame_times)
 
 
 def describe(path: str | Path) -> dict:
@@ -257,7 +285,6 @@ def describe(path: str | Path) -> dict:
     import av
 
     info = probe(path)
-    timing = frame_timing(path, info.fps)
     audio = []
     if info.has_audio:
         with av.open(str(info.path)) as c:
@@ -281,8 +308,8 @@ def describe(path: str | Path) -> dict:
         "fps": str(info.fps),
         "frames": info.num_frames,
         "duration_s": round(info.duration, 3),
-        "variable_frame_rate": timing.times is not None,
-        "start_s": round(timing.start, 6),
+        "variable_frame_rate": info.frame_times is not None,
+        "start_s": round(info.start, 6),
         "hdr": None if info.transfer == "sdr" else info.transfer,
         "interlaced": info.interlaced,
         "alpha": info.has_alpha,
@@ -332,7 +359,7 @@ def _read_decord(path: Path) -> Iterator[np.ndarray]:
         raise InputError(f"cannot decode {path}: {str(e).splitlines()[0]}") from None
     n = len(reader)
     try:  # decord does not apply the display matrix
-        rotation = _first_frame_rotation(path)
+        rotation = _scan(path).rotation
     except Exception:  # noqa: BLE001 - an undecodable first frame fails below, with its error
         rotation = 0
     for i in range(n):
@@ -852,6 +879,7 @@ class _AudioTrack:
         allowed = _COPYABLE_AUDIO.get(out_format)
         self.reencode = allowed is not None and codec not in allowed
         self.resampler = None
+        self.samples = 0  # re-encoded samples so far
         if self.reencode:
             import av
 
@@ -902,20 +930,41 @@ class _AudioCopier:
         track = self.tracks[packet.stream.index]
         if self.offset:  # shift to the output's clock; drop what ended before the first frame
             shift = round(self.offset / packet.time_base)
-            if packet.pts is not None and packet.pts + (packet.duration or 0) - shift <= 0:
+            if packet.pts is not None and packet.pts + (packet.duration or 0) - shift < 0:
                 return
             if packet.pts is not None:
                 packet.pts -= shift
             packet.dts -= shift
         if track.reencode:
             for frame in packet.decode():
-                frame.pts = None  # the encoder counts samples from the first one kept
+                if track.samples == 0 and frame.pts is not None:
+                    # sound that starts after the first frame: lead in with silence, so the
+                    # re-encoded track (which counts samples from 0) keeps its offset
+                    self._silence(track, round(float(frame.pts * frame.time_base) * 48000))
                 for rframe in track.resampler.resample(frame):
-                    for out_packet in track.out_stream.encode(rframe):
-                        self.out.mux(out_packet)
+                    self._encode(track, rframe)
         else:
             packet.stream = track.out_stream
             self.out.mux(packet)
+
+    def _encode(self, track: _AudioTrack, frame) -> None:
+        frame.pts = track.samples  # contiguous, in samples at 48 kHz
+        track.samples += frame.samples
+        for out_packet in track.out_stream.encode(frame):
+            self.out.mux(out_packet)
+
+    def _silence(self, track: _AudioTrack, samples: int) -> None:
+        import av
+
+        layout = track.out_stream.layout.name
+        while samples > 0:
+            n = min(samples, 1024)
+            frame = av.AudioFrame(format="fltp", layout=layout, samples=n)
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+            frame.sample_rate = 48000
+            self._encode(track, frame)
+            samples -= n
 
     def advance(self, until: float) -> None:
         """Mux the audio that starts before ``until`` seconds of the output."""
@@ -939,8 +988,7 @@ class _AudioCopier:
         for track in self.tracks.values():
             if track.reencode:
                 for rframe in track.resampler.resample(None):
-                    for out_packet in track.out_stream.encode(rframe):
-                        self.out.mux(out_packet)
+                    self._encode(track, rframe)
                 for out_packet in track.out_stream.encode(None):
                     self.out.mux(out_packet)
         self.close()

@@ -8,7 +8,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest import write_clip
+from conftest import synthetic_greenscreen, write_clip
 
 from relight_video import io
 from relight_video.harmonize import harmonize_video
@@ -46,13 +46,13 @@ VFR_TIMES = [i / 30 for i in range(8)] + [0.4 + i / 30 for i in range(6)] + [0.6
 
 
 def test_cfr_clip_has_no_frame_times(clip):
-    timing = io.frame_timing(clip, Fraction(24))
+    timing = io.frame_timing(clip)
     assert timing.times is None and timing.start == pytest.approx(0, abs=1e-3)
 
 
 def test_variable_frame_rate_keeps_every_frame_time(tmp_path, background_png):
     src = write_clip(tmp_path / "vfr.mp4", n=len(VFR_TIMES), times=VFR_TIMES, fps=Fraction(30))
-    timing = io.frame_timing(src, io.probe(src).fps)
+    timing = io.frame_timing(src)
     assert timing.times is not None
     np.testing.assert_allclose(timing.times, VFR_TIMES, atol=1e-3)
     out = run(src, tmp_path / "out.mp4", tmp_path, background_png)
@@ -117,8 +117,123 @@ def test_source_timecode_is_kept(tmp_path, background_png, suffix):
     assert io.probe(plain).timecode is None
 
 
-def test_field_packets_are_not_taken_for_variable_frame_times(tmp_path):
+def test_interlaced_stream_is_never_variable_rate(tmp_path):
     """Broadcast streams can carry one field per packet: two packet times per frame, which read
     as frame times would play the clip at double speed."""
-    src = write_clip(tmp_path / "fields.mkv", n=12, times=[i / 48 for i in range(12)])
-    assert io.frame_timing(src, Fraction(24)).times is None
+    from test_io import interlaced_clip
+
+    assert io.frame_timing(interlaced_clip(tmp_path / "i.mp4")).times is None
+
+
+# ----------------------------------------------------------------------------- a beep to sync to
+
+
+def beep_clip(path, *, n=48, fps=24, beep_at=1.0, audio_codec="aac", audio_start=0.0):
+    """``n`` frames (a keyframe every 12, no B-frames) and a mono track that is silent but for
+    a 0.1 s 1 kHz beep at ``beep_at`` s on the video's clock; the track starts ``audio_start``
+    s after the first frame."""
+    frames = [synthetic_greenscreen(64, 48, i / 5)[0] for i in range(n)]
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.options = {"x264-params": "keyint=12:min-keyint=12:scenecut=0:bframes=0"}
+        aus = c.add_stream(audio_codec, rate=48000)
+        aus.layout = "mono"
+        first, total = round(audio_start * 48000), round(48000 * n / fps)
+        x = np.zeros(total, np.float32)
+        b = round(beep_at * 48000)
+        x[b : b + 4800] = 0.5 * np.sin(np.arange(4800) / 48000 * 2 * np.pi * 1000)
+        to_codec = av.AudioResampler(format=aus.format.name, layout="mono", rate=48000)
+        for k in range(first, total, 1024):
+            af = av.AudioFrame.from_ndarray(
+                x[None, k : k + 1024].copy(), format="fltp", layout="mono"
+            )
+            af.sample_rate, af.pts = 48000, k
+            for rf in to_codec.resample(af):
+                for p in aus.encode(rf):
+                    c.mux(p)
+        for p in aus.encode(None):
+            c.mux(p)
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = i
+            for p in vs.encode(vf):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    return path
+
+
+def beep_delay(path) -> float:
+    """When the beep sounds, in seconds after the first frame that is shown."""
+    with av.open(str(path)) as c:
+        shown = next(c.decode(video=0)).time
+    with av.open(str(path)) as c:
+        for f in c.decode(audio=0):
+            x = np.abs(f.to_ndarray().astype(np.float64)).max(0)
+            loud = np.flatnonzero(x > (0.05 if x.max() <= 1.5 else 1500))
+            if len(loud):
+                return f.time + loud[0] / f.sample_rate - shown
+    raise AssertionError(f"no beep in {path}")
+
+
+def remux(src, dst, *, drop_video_packets=0, shift=0.0):
+    """Copy ``src`` to ``dst`` without re-encoding: drop the first video packets (a cut that
+    does not start on a keyframe) and the audio before them, or shift every timestamp ``shift``
+    s earlier (MP4 then hides the frames before 0 behind an edit list)."""
+    cut_at = drop_video_packets / 24
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        out = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        seen = 0
+        for p in i.demux():
+            if p.dts is None:
+                continue
+            if p.stream.type == "video":
+                seen += 1
+                if seen <= drop_video_packets:
+                    continue
+            elif float(p.pts * p.time_base) < cut_at:
+                continue
+            if shift:
+                step = round(shift / p.time_base)
+                p.pts, p.dts = p.pts - step, p.dts - step
+            p.stream = out[p.stream.index]
+            o.mux(p)
+    return dst
+
+
+def test_reencoded_audio_keeps_its_offset(tmp_path, background_png):
+    # PCM in MOV, starting 0.5 s after the picture; MP4 cannot hold PCM, so it is re-encoded
+    src = beep_clip(tmp_path / "a.mov", audio_codec="pcm_s16le", audio_start=0.5)
+    assert beep_delay(src) == pytest.approx(1.0, abs=0.005)
+    out = run(src, tmp_path / "out.mp4", tmp_path, background_png)
+    assert audio_streams(out)[0]["codec"] == "aac"
+    assert beep_delay(out) == pytest.approx(1.0, abs=0.01)
+
+
+def test_clip_cut_before_a_keyframe_stays_in_sync(tmp_path, background_png):
+    # cut at packet 5: frames 5-11 cannot be decoded, the first shown is frame 12 (0.5 s)
+    src = remux(beep_clip(tmp_path / "b.mkv"), tmp_path / "cut.mkv", drop_video_packets=5)
+    info = io.probe(src)
+    assert info.num_frames == 36 == len(list(io.read_frames(src)))
+    assert beep_delay(src) == pytest.approx(0.5, abs=0.01)
+    out = run(src, tmp_path / "out.mp4", tmp_path, background_png)
+    assert io.probe(out).num_frames == 36
+    assert beep_delay(out) == pytest.approx(0.5, abs=0.01)
+
+
+def test_edit_list_trimmed_clip_counts_the_frames_it_shows(tmp_path, background_png):
+    src = remux(beep_clip(tmp_path / "b.mkv"), tmp_path / "trimmed.mp4", shift=0.5)
+    assert io.probe(src).num_frames == 36 == len(list(io.read_frames(src)))
+    out = run(src, tmp_path / "out.mp4", tmp_path, background_png)
+    assert io.probe(out).num_frames == 36
+    assert beep_delay(out) == pytest.approx(0.5, abs=0.01)
+
+
+def test_low_light_phone_clip_keeps_its_frame_times(tmp_path, background_png):
+    # 30 fps, then 8 fps once the light drops: most gaps are short, the average rate is low
+    times = [i / 30 for i in range(24)] + [0.8 + (k + 1) / 8 for k in range(8)]
+    src = write_clip(tmp_path / "low.mp4", n=len(times), times=times, fps=Fraction(30))
+    assert io.probe(src).frame_times is not None
+    out = run(src, tmp_path / "out.mp4", tmp_path, background_png)
+    np.testing.assert_allclose(frame_times(out), times, atol=1e-3)

@@ -1,6 +1,7 @@
 """The ``relight-video`` command line.
 
-Every command turns a user error (:class:`InputError`) into one line on stderr and exit code 2;
+Every command turns a user error (:class:`InputError`, or an ``OSError`` such as a full disk or a
+folder it may not write) into one line on stderr and exit code 2;
 Ctrl-C exits with 130 and leaves no partial output (the writers clean up after themselves).
 Commands that live in heavier modules, or in the training package ``models``, are imported only
 when they are invoked.
@@ -54,8 +55,8 @@ class LazyGroup(click.Group):
         previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
         try:
             return super().invoke(ctx)
-        except InputError as e:
-            click.echo(f"error: {e}", err=True)
+        except (InputError, OSError) as e:  # OSError: a full disk, a folder we may not write
+            click.echo(f"error: {' '.join(str(e).split())}", err=True)  # always one line
             ctx.exit(2)
         except KeyboardInterrupt as e:
             click.echo("interrupted: no output was written", err=True)

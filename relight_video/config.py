@@ -140,10 +140,28 @@ class RunConfig:
             raise InputError(f"device: expected cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.encode.audio not in ("copy", "none"):
             raise InputError(f"encode.audio: expected copy or none, got {self.encode.audio!r}")
-        for name in ("color_strength", "light_strength"):
-            v = getattr(self.classical, name)
-            if not 0.0 <= v <= 2.0:
-                raise InputError(f"classical.{name}: expected 0..2, got {v}")
+        ranges = {
+            "keying.fg_level": (self.keying.fg_level, 0.0, 1.0),
+            "keying.bg_level": (self.keying.bg_level, 0.0, 2.0),
+            "keying.spill": (self.keying.spill, 0.0, 1.0),
+            "keying.matte_blur": (self.keying.matte_blur, 0.0, 100.0),
+            "keying.smooth": (self.keying.smooth, 0.0, 0.999),
+            "classical.color_strength": (self.classical.color_strength, 0.0, 2.0),
+            "classical.light_strength": (self.classical.light_strength, 0.0, 2.0),
+            "classical.luminance_strength": (self.classical.luminance_strength, 0.0, 2.0),
+            "classical.shading_range": (self.classical.shading_range, 0.0, 1.0),
+            "temporal.fraction": (self.temporal.fraction, 0.0, 1.0),
+            "temporal.weight": (self.temporal.weight, 0.0, 1.0),
+            "temporal.gain_smoothing": (self.temporal.gain_smoothing, 0.0, 1.0),
+        }
+        for name, (v, lo, hi) in ranges.items():
+            if not lo <= v <= hi:
+                raise InputError(f"{name}: expected {lo:g}..{hi:g}, got {v:g}")
+        if self.keying.fg_level >= self.keying.bg_level:
+            raise InputError(
+                f"keying.fg_level ({self.keying.fg_level:g}) must be below keying.bg_level "
+                f"({self.keying.bg_level:g})"
+            )
         if not 1 <= self.diffusion.steps <= 1000:
             raise InputError(f"diffusion.steps: expected 1..1000, got {self.diffusion.steps}")
         if not 8 <= self.diffusion.model_size <= 2048:

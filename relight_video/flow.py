@@ -110,8 +110,11 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise InputError(f"weights {path}: not a readable torch state dict ({err})") from err
+    except Exception as err:  # torch's own text is a paragraph about pickles: not for users
+        raise InputError(
+            f"weights {path}: not a torch state dict that loads safely (weights only) "
+            f"({type(err).__name__})"
+        ) from err
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -31,7 +31,6 @@ from relight_video.engines import Engine, make_engine
 from relight_video.errors import InputError
 
 ENV_VIEW = "<view of the env map>"
-ALPHA_IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}  # still formats that keep RGBA
 
 
 @dataclass
@@ -488,10 +487,15 @@ def harmonize_image(
         raise InputError("no background given (-b/--background, or --env-map)")
     output = Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
-    if alpha_out is not None and alpha_out.suffix.lower() not in ALPHA_IMAGE_SUFFIXES:
+    if output.suffix.lower() not in io.FRAME_SUFFIXES:
+        raise InputError(
+            f"output {output}: {output.suffix or 'no suffix'} is not an image format; "
+            f"use {', '.join(sorted(io.FRAME_SUFFIXES))}"
+        )
+    if alpha_out is not None and alpha_out.suffix.lower() not in io.ALPHA_FRAME_SUFFIXES:
         raise InputError(
             f"--output-alpha {alpha_out}: {alpha_out.suffix or 'no suffix'} holds no alpha "
-            f"channel; use {', '.join(sorted(ALPHA_IMAGE_SUFFIXES))}"
+            f"channel; use {', '.join(sorted(io.ALPHA_FRAME_SUFFIXES))}"
         )
     check_paths(
         Path(foreground),

@@ -553,7 +553,10 @@ def _encode_image(path: Path, img: np.ndarray, suffix: str | None = None) -> Non
         img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
     elif img.ndim == 3 and img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_RGBA2BGRA)
-    ok, buf = cv2.imencode(suffix or path.suffix, img)
+    try:
+        ok, buf = cv2.imencode(suffix or path.suffix, img)
+    except cv2.error:
+        ok = False
     if not ok:
         raise InputError(f"cannot encode image as {suffix or path.suffix}: {path}")
     path.write_bytes(buf.tobytes())
@@ -562,16 +565,36 @@ def _encode_image(path: Path, img: np.ndarray, suffix: str | None = None) -> Non
 # ----------------------------------------------------------------------------- atomic paths
 
 
-def partial_path(final: Path) -> Path:
-    """The temporary name an output is written under: hidden, same folder, same suffix."""
-    return final.with_name(f".{final.name}.partial-{secrets.token_hex(4)}{final.suffix}")
+def partial_path(final: Path, inside: bool = False) -> Path:
+    """The temporary name an output is written under: hidden, same folder, same suffix (or a
+    hidden folder inside ``final`` with ``inside``)."""
+    name = f".{final.name}.partial-{secrets.token_hex(4)}{final.suffix}"
+    return final / name if inside else final.with_name(name)
 
 
 def stale_partials(final: Path) -> list[Path]:
-    """Temporary files/folders left by a killed run for ``final``."""
-    if not final.parent.is_dir():
-        return []
-    return sorted(final.parent.glob(f".{final.name}.partial-*"))
+    """Temporary files/folders left by a killed run for ``final`` (beside it, or inside it)."""
+    found = []
+    for folder in (final.parent, final):
+        if folder.is_dir():
+            found += folder.glob(f".{final.name}.partial-*")
+    return sorted(found)
+
+
+FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+ALPHA_FRAME_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}  # still formats that keep RGBA
+
+
+def _check_frame_suffix(path: Path, alpha: bool) -> None:
+    """A frame pattern must name an image format that can be written (and hold alpha)."""
+    suffix = Path(path.name.replace("%", "")).suffix.lower()
+    allowed = ALPHA_FRAME_SUFFIXES if alpha else FRAME_SUFFIXES
+    if suffix not in allowed:
+        what = "frames with alpha" if alpha else "frames"
+        raise InputError(
+            f"output {path}: {suffix or 'no suffix'} cannot hold {what}; "
+            f"use {', '.join(sorted(allowed))}"
+        )
 
 
 DEFAULT_FRAME_PATTERN = "%06d.png"
@@ -670,15 +693,20 @@ class VideoWriter:
             self.final = self.path.parent.resolve()
             self.pattern = self.path.name
             _pattern_regex(self.pattern)  # a bad pattern fails here, before any work
+            _check_frame_suffix(self.path, alpha)
         elif self.kind == "png":
             self.final, self.pattern = self.path.resolve(), DEFAULT_FRAME_PATTERN
             _check_replaceable_render(self.final)
         else:
             self.final = self.path
+            if self.final.is_dir():
+                raise InputError(f"output {self.path} is a folder; give a file name")
         _check_parent(self.final)
         if alpha and self.kind == "h264":
             raise InputError(f"{self.path}: H.264 has no alpha channel; use .mov or a PNG folder")
-        self.tmp = partial_path(self.final)
+        # frames added to a folder are rendered in a hidden folder inside it (one filesystem,
+        # even when the folder is a mount point), everything else beside its final name
+        self.tmp = partial_path(self.final, inside=self.into_folder)
         self.count = 0
         self._container = None
         self._audio: _AudioCopier | None = None
@@ -711,6 +739,15 @@ class VideoWriter:
             self.abort()
 
     def _open(self) -> None:
+        import av
+
+        try:
+            self._open_output()
+        except (OSError, av.error.FFmpegError) as e:  # a folder that cannot be written, ...
+            self.abort()
+            raise InputError(f"cannot write {self.path}: {e}") from None
+
+    def _open_output(self) -> None:
         import av
 
         if self.kind == "png":
@@ -777,6 +814,7 @@ class VideoWriter:
             self._audio = _AudioCopier.open(
                 self.audio_from, self._container, fmt, offset=self.timing.start
             )
+        self._container.start_encoding()  # creates the file now: an unwritable path fails here
 
     def _pts(self, i: int) -> int:
         """Frame ``i``'s timestamp in the stream's time base, strictly increasing."""

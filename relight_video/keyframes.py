@@ -222,6 +222,8 @@ class Keyframes:
                 raise InputError(f"{w}: temperature_k must be within 1000..40000")
             for name in ("background", "env_map"):
                 if name in item:
+                    if not isinstance(item[name], str) or not item[name]:
+                        raise InputError(f"{w}: {name} must be a file path, got {item[name]!r}")
                     p = Path(item[name])
                     p = p if p.is_absolute() or base is None else base / p
                     if not p.exists():

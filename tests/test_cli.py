@@ -156,6 +156,13 @@ def _bad_alpha_clip(tmp_path, clip, n=None, size=None):
         ("bad_device", "device: expected cpu"),
         ("keyframes_nan", "intensity: expected a number, got nan"),
         ("keyframes_scientific_and_latin1", "not a UTF-8 text file"),
+        ("output_is_a_folder", "is a folder; give a file name"),
+        ("alpha_frames_as_jpeg", ".jpg cannot hold frames with alpha"),
+        ("frames_as_exr", ".exr cannot hold frames"),
+        ("unwritable_output", "cannot write /proc/"),
+        ("mixed_size_masks", "the first mask"),
+        ("keyframe_background_not_a_path", "background must be a file path"),
+        ("huge_matte_blur", "keying.matte_blur: expected"),
     ],
 )
 def test_bad_input(tmp_path, clip, background_png, case, message):
@@ -203,6 +210,28 @@ def test_bad_input(tmp_path, clip, background_png, case, message):
         args += ["--set", "encode.preset=veryfats"]
     elif case == "bad_device":
         args += ["--set", "device=gpu0"]
+    elif case == "output_is_a_folder":
+        (tmp_path / "shot.mp4").mkdir()
+        (tmp_path / "shot.mp4" / "keep.txt").write_text("someone's work")
+        args[4], out = tmp_path / "shot.mp4", tmp_path / "unused.mp4"
+    elif case == "alpha_frames_as_jpeg":
+        args += ["--output-alpha", tmp_path / "a_%04d.jpg"]
+    elif case == "frames_as_exr":
+        args[4] = tmp_path / "f_%04d.exr"
+    elif case == "unwritable_output":
+        args[4] = "/proc/relit.mp4"  # no file can be created there, root or not
+    elif case == "mixed_size_masks":
+        masks = tmp_path / "masks"
+        masks.mkdir()
+        for i in range(12):
+            io.write_image(masks / f"{i:04d}.png", np.zeros((64 if i != 5 else 32, 96), np.uint8))
+        args += ["--alpha", masks]
+    elif case == "keyframe_background_not_a_path":
+        keys = tmp_path / "keys.yaml"
+        keys.write_text("- {frame: 0, background: 5}\n")
+        args += ["--keyframes", keys]
+    elif case == "huge_matte_blur":
+        args += ["--set", "keying.matte_blur=1e9"]
     elif case.startswith("keyframes"):
         keys = tmp_path / "keys.yaml"
         if case == "keyframes_nan":

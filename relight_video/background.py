@@ -78,6 +78,13 @@ class Background:
             self.info = io.probe(self.path)  # validates the clip before any work
 
     def _fit(self, img: np.ndarray) -> np.ndarray:
+        if not self.is_still and self.info.sar != 1:  # an anamorphic plate, as it is displayed
+            import cv2
+
+            h, w = img.shape[:2]
+            img = cv2.resize(
+                img, (max(1, round(w * self.info.sar)), h), interpolation=cv2.INTER_LINEAR
+            )
         out = fit_to(img, self.display_width, self.height, self.fit)
         if self.display_width != self.width:
             import cv2

@@ -299,6 +299,8 @@ def check_paths(
         r = out.resolve()
         if r in read:
             raise InputError(f"output would overwrite {read[r]}: {out}")
+        if "%" in out.name and r.parent in read and r.parent.is_dir():  # frames into a folder
+            raise InputError(f"output frames would be added to {read[r.parent]}: {out}")
         if r in written:
             raise InputError(f"two outputs are the same file: {out}")
         written.add(r)
@@ -361,9 +363,13 @@ def harmonize_video(
     if isinstance(keyframes, Keyframes):
         keys = keyframes
     elif isinstance(keyframes, list):
-        keys = Keyframes.from_list(keyframes, float(info.fps), info.num_frames)
+        keys = Keyframes.from_list(
+            keyframes, float(info.fps), info.num_frames, times=info.frame_times
+        )
     elif keyframes is not None or cfg.keyframes:
-        keys = Keyframes.load(keyframes or cfg.keyframes, float(info.fps), info.num_frames)
+        keys = Keyframes.load(
+            keyframes or cfg.keyframes, float(info.fps), info.num_frames, times=info.frame_times
+        )
     envs = EnvMaps(cfg, keys)
     if cfg.background is None and envs.base is None:
         raise InputError("no background given (-b/--background, or --env-map)")

@@ -901,11 +901,20 @@ class VideoWriter:
 
 
 # Layouts FFmpeg's AAC encoder takes (7.1 crashed it in PyAV 18); others are downmixed to stereo.
-_AAC_LAYOUTS = frozenset(
-    ("mono", "stereo", "2.1", "3.0", "quad", "4.0", "5.0", "5.0(side)", "5.1", "5.1(side)", "6.1")
-)
-
-_USUAL_LAYOUT = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1"}
+_AAC_LAYOUTS = frozenset(("mono", "stereo", "2.1", "3.0", "quad", "4.0", "5.0", "5.1", "6.1"))
+# the same channels in AAC's standard order; 7.1 (which crashed FFmpeg's AAC encoder) → 5.1
+_AAC_EQUIVALENT = {"5.0(side)": "5.0", "5.1(side)": "5.1", "7.1": "5.1", "7.1(wide)": "5.1"}
+# by channel count, for streams whose layout is unnamed ("6 channels")
+_USUAL_LAYOUT = {
+    1: "mono",
+    2: "stereo",
+    3: "3.0",
+    4: "quad",
+    5: "5.0",
+    6: "5.1",
+    7: "6.1",
+    8: "5.1",
+}
 
 
 class _AudioTrack:
@@ -922,6 +931,7 @@ class _AudioTrack:
             import av
 
             layout = in_stream.layout.name  # "6 channels" (order unknown): the usual 5.1
+            layout = _AAC_EQUIVALENT.get(layout, layout)
             if layout not in _AAC_LAYOUTS:
                 layout = _USUAL_LAYOUT.get(in_stream.layout.nb_channels, "stereo")
             self.out_stream = out_container.add_stream("aac", rate=48000)

@@ -134,16 +134,23 @@ class Key:
     interpolation: str = "linear"
 
 
-def parse_time(value, fps: float, where: str) -> int:
-    """``frame: 12`` / ``time: 2.5`` / ``time: "00:01:02.5"`` → a frame index."""
+def parse_time(value, fps: float, where: str, times: np.ndarray | None = None) -> int:
+    """``time: 2.5`` / ``time: "00:01:02.5"`` → the index of the frame shown at that time:
+    ``round(seconds · fps)``, or with ``times`` (a variable-frame-rate clip's frame times from
+    its first frame) the last frame that starts at or before it."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(round(to_number(value, f"{where}: time") * fps))
-    m = re.fullmatch(r"(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)", str(value).strip())
-    if not m:
-        raise InputError(f"{where}: bad time {value!r} (use seconds or HH:MM:SS.s)")
-    parts = [float(x) for x in m.groups() if x is not None]
-    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
-    return int(round(seconds * fps))
+        seconds = to_number(value, f"{where}: time")
+    else:
+        m = re.fullmatch(r"(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)", str(value).strip())
+        if not m:
+            raise InputError(f"{where}: bad time {value!r} (use seconds or HH:MM:SS.s)")
+        parts = [float(x) for x in m.groups() if x is not None]
+        seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    if times is None:
+        return int(round(seconds * fps))
+    if seconds > times[-1] + 1.0 / fps:  # past the clip's last frame
+        return len(times) + int(round((seconds - times[-1]) * fps))
+    return max(0, int(np.searchsorted(times, seconds + 1e-6, side="right")) - 1)
 
 
 class Keyframes:
@@ -164,7 +171,13 @@ class Keyframes:
             )
 
     @classmethod
-    def load(cls, path: str | Path, fps: float, num_frames: int | None = None) -> Keyframes:
+    def load(
+        cls,
+        path: str | Path,
+        fps: float,
+        num_frames: int | None = None,
+        times: np.ndarray | None = None,
+    ) -> Keyframes:
         from relight_video.config import load_yaml
 
         path = Path(path)
@@ -176,7 +189,7 @@ class Keyframes:
             data = data.get("keys")
         if not isinstance(data, list):
             raise InputError(f"{path}: expected a list of keys")
-        return cls.from_list(data, fps, num_frames, base=path.parent, where=str(path))
+        return cls.from_list(data, fps, num_frames, base=path.parent, where=str(path), times=times)
 
     @classmethod
     def from_list(
@@ -186,7 +199,9 @@ class Keyframes:
         num_frames: int | None = None,
         base: Path | None = None,
         where: str = "keyframes",
+        times: np.ndarray | None = None,
     ) -> Keyframes:
+        """``times``: a variable-frame-rate clip's frame times, to place ``time:`` keys."""
         keys = []
         for i, item in enumerate(items):
             w = f"{where}: key {i + 1}"
@@ -205,7 +220,7 @@ class Keyframes:
                     raise InputError(f"{w}: frame must be an integer, got {item['frame']!r}")
                 frame = item["frame"]
             else:
-                frame = parse_time(item["time"], fps, w)
+                frame = parse_time(item["time"], fps, w, times)
             if frame < 0 or (num_frames is not None and frame >= num_frames):
                 limit = f" (the clip has {num_frames} frames)" if num_frames else ""
                 raise InputError(f"{w}: frame {frame} is out of range{limit}")

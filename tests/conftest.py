@@ -83,9 +83,8 @@ def write_clip(
                 m = min(1024, total - k)
                 t = np.arange(k, k + m) / 48000
                 x = (0.2 * np.sin(t * 2 * np.pi * 440 * (track + 1))).astype(np.float32)
-                af = av.AudioFrame.from_ndarray(
-                    np.repeat(x[None], channels, 0), format="fltp", layout=layout
-                )
+                interleaved = np.repeat(x, channels)[None]  # packed: PyAV's planar 7.1 breaks
+                af = av.AudioFrame.from_ndarray(interleaved, format="flt", layout=layout)
                 af.sample_rate, af.pts = 48000, k + round(start * 48000)
                 for rf in to_codec.resample(af):
                     for p in aus.encode(rf):

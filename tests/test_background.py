@@ -97,3 +97,15 @@ def test_linear_hdr_plate_is_shown_as_a_compositor_would(tmp_path, suffix):
     np.testing.assert_array_equal(plate[5, 15], [255] * 3)
     np.testing.assert_allclose(plate[5, 25], [118, 0, 0], atol=2)
     assert io.read_image(path).shape == (20, 30, 3)
+
+
+def test_anamorphic_plate_clip_is_fitted_as_displayed(tmp_path):
+    # a 32x64 clip stored with 2:1 pixels is a 64x64 picture: a disc drawn squeezed in half
+    yy, xx = np.mgrid[0:64, 0:32]
+    disc = (((xx - 16) * 2) ** 2 + (yy - 32) ** 2 < 28**2).astype(np.uint8) * 255
+    frames = [np.repeat(disc[..., None], 3, 2)] * 3
+    write_clip(tmp_path / "plate.mp4", frames, sar=Fraction(2), audio=False)
+    plate = next(Background(tmp_path / "plate.mp4", 64, 64).frames())  # square output
+    ys, xs = np.nonzero(plate[..., 0] > 127)
+    width, height = np.ptp(xs) + 1, np.ptp(ys) + 1
+    assert abs(width - height) <= 3, (width, height)  # round again, not 2:1 tall and cropped

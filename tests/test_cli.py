@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import leftovers, write_clip
+from conftest import leftovers, synthetic_greenscreen, write_clip
 
 from relight_video import io
 from relight_video.cli import main
@@ -324,3 +324,13 @@ def test_probe_reports_what_the_tool_sees(tmp_path):
     assert "display_size         128x64" in r.output
     r = invoke("probe", tmp_path / "missing.mp4")
     assert r.exit_code == 2 and "file not found" in r.output
+
+
+def test_frames_are_not_added_to_the_input_folder(tmp_path, background_png):
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i in range(3):
+        io.write_image(seq / f"{i:04d}.png", synthetic_greenscreen(96, 64, i / 5)[0])
+    r = invoke("run", seq, "-b", background_png, "-o", seq / "relit_%04d.png", "-q")
+    assert r.exit_code == 2 and "would be added to the input" in r.output, r.output
+    assert sorted(p.name for p in seq.iterdir()) == ["0000.png", "0001.png", "0002.png"]

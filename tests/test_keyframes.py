@@ -113,3 +113,17 @@ def test_run_with_keyframes_changes_light_over_time(tmp_path, clip, background_p
     d1 = frames[-1][centre].astype(int) - ref[-1][centre].astype(int)
     assert np.abs(d0).mean() < 2
     assert d1[..., 0].mean() - d1[..., 2].mean() > 5
+
+
+def test_time_keys_on_a_variable_frame_rate_clip_land_on_the_frame_shown_then():
+    times = np.array([0, 0.033, 0.066, 0.2, 0.233, 0.266, 0.5, 0.55, 0.6, 0.9, 0.95, 1.0])
+    fps = (len(times) - 1) / times[-1]  # 11 fps on average: time 0.9 would be frame 10
+    keys = Keyframes.from_list(
+        [{"frame": 0}, {"time": 0.7, "intensity": 0.5}, {"time": 0.9, "intensity": 2.0}],
+        fps,
+        len(times),
+        times=times,
+    )
+    assert [k.frame for k in keys.keys] == [0, 8, 9]  # 0.7 s still shows the frame from 0.6 s
+    with pytest.raises(InputError, match="out of range"):
+        Keyframes.from_list([{"time": 1.5}], fps, len(times), times=times)

@@ -89,6 +89,8 @@ def test_late_starting_clip_to_png_folder_shifts_the_audio_sidecar(tmp_path, bac
         ("mp3.mkv", "libmp3lame", "stereo", "o.mp4", "mp3", 2),  # copied, not re-encoded
         ("be.mov", "pcm_s16be", "mono", "o.mov", "pcm_s16be", 1),  # copied into ProRes
         ("surround.mkv", "pcm_s16le", "5.1", "o.mp4", "aac", 6),  # re-encoded, still 5.1
+        ("side.mov", "pcm_s16le", "5.1(side)", "o.mp4", "aac", 6),
+        ("cinema.mov", "pcm_s16le", "7.1", "o.mp4", "aac", 6),  # 7.1 → 5.1, not stereo
     ],
 )
 def test_audio_codecs_and_layouts_survive(

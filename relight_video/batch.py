@@ -36,6 +36,7 @@ import glob as globlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import sys
 import threading
@@ -91,6 +92,19 @@ class Job:
         if self.config is not None and self.config.output_alpha:
             outs.append(Path(self.config.output_alpha))
         return [p.parent if "%" in p.name else p for p in outs if p is not None]
+
+    def claims(self) -> list[Path]:
+        """What this job's outputs take for themselves: a file, a folder, or in a folder the
+        frames of one pattern (``shots/a_%04d.png`` and ``shots/b_%04d.png`` can share
+        ``shots/``; the digit count does not tell two patterns apart)."""
+        outs = [self.output]
+        if self.config is not None and self.config.output_alpha:
+            outs.append(Path(self.config.output_alpha))
+        return [
+            p.parent / re.sub(r"%0?\d*d", "#", p.name) if "%" in p.name else p
+            for p in outs
+            if p is not None
+        ]
 
     def record(self, state: str, **fields: Any) -> dict[str, Any]:
         """A manifest record of this job in ``state`` (pending, running, done, failed)."""
@@ -352,7 +366,7 @@ def _check_unique_outputs(jobs: list[Job], base: Path, where: _Where) -> None:
     """Two jobs writing one file would overwrite each other: an error before anything runs."""
     seen: dict[Path, int] = {}
     for job in jobs:
-        for final in job.finals():
+        for final in job.claims():
             if final in seen:
                 raise where.at(
                     job.line,

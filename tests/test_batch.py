@@ -252,6 +252,11 @@ def test_dry_run_plans_and_writes_nothing(tmp_path):
             "jobs:\n  - {input: a.mp4, output: o.mp4}\n  - {input: b.mp4, output: o.mp4}\n",
             ["line 3:", "o.mp4 is also written by the job on line 2"],
         ),
+        (  # two patterns that make the same file names
+            "jobs:\n  - {input: a.mp4, output: o/f_%04d.png}\n"
+            "  - {input: b.mp4, output: o/f_%06d.png}\n",
+            ["line 3:", "f_#.png is also written by the job on line 2"],
+        ),
     ],
 )
 def test_bad_job_file_is_one_line_exit_2_before_anything_runs(tmp_path, text, expected):
@@ -263,6 +268,22 @@ def test_bad_job_file_is_one_line_exit_2_before_anything_runs(tmp_path, text, ex
     for part in expected:
         assert part in lines[0]
     assert not (tmp_path / "out").exists() and not (tmp_path / "jobs.manifest.jsonl").exists()
+
+
+def test_two_patterns_can_share_a_folder(tmp_path):
+    jobs = make_project(
+        tmp_path,
+        "defaults: {engine: classical, key: green, background: bg/studio.png}\njobs:\n"
+        "  - {input: clips/a.mp4, output: shots/a_%04d.png}\n"
+        "  - {input: clips/b.mp4, output: shots/b_%04d.png}\n",
+    )
+    (tmp_path / "shots").mkdir()
+    r = batch(jobs, "-q")
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "shots").iterdir())
+    assert len([n for n in names if n.startswith("a_0")]) == 6  # and a_audio.mka beside them
+    assert len([n for n in names if n.startswith("b_0")]) == 8
+    assert "a_audio.mka" in names and "b_audio.mka" in names
 
 
 def test_missing_job_file_is_an_input_error(tmp_path):

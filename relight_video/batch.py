@@ -62,6 +62,7 @@ READ_KEYS = (
     "alpha",
     "matte_model",
     "keyframes",
+    "env_map",
     "checkpoint",
     "temporal.flow_weights",
 )
@@ -88,22 +89,36 @@ class Job:
 
     def finals(self) -> list[Path]:
         """The final paths this job writes (a PNG pattern's folder, not the pattern)."""
+        return [p.parent if "%" in p.name else p for p in self.outputs()]
+
+    def outputs_present(self) -> bool:
+        """Whether what this job wrote is still there: the files, or frames in its folders."""
+        for p in self.outputs():
+            if "%" in p.name:
+                made = io._pattern_regex(p.name)
+                if not p.parent.is_dir() or not any(made.match(f.name) for f in p.parent.iterdir()):
+                    return False
+            elif io.is_sequence_path(p):
+                if not p.is_dir() or not any(p.glob("*.png")):
+                    return False
+            elif not p.exists():
+                return False
+        return True
+
+    def outputs(self) -> list[Path]:
+        """The output and the alpha output, as given (a pattern stays a pattern)."""
         outs = [self.output]
         if self.config is not None and self.config.output_alpha:
             outs.append(Path(self.config.output_alpha))
-        return [p.parent if "%" in p.name else p for p in outs if p is not None]
+        return [p for p in outs if p is not None]
 
     def claims(self) -> list[Path]:
         """What this job's outputs take for themselves: a file, a folder, or in a folder the
         frames of one pattern (``shots/a_%04d.png`` and ``shots/b_%04d.png`` can share
         ``shots/``; the digit count does not tell two patterns apart)."""
-        outs = [self.output]
-        if self.config is not None and self.config.output_alpha:
-            outs.append(Path(self.config.output_alpha))
         return [
             p.parent / re.sub(r"%0?\d*d", "#", p.name) if "%" in p.name else p
-            for p in outs
-            if p is not None
+            for p in self.outputs()
         ]
 
     def record(self, state: str, **fields: Any) -> dict[str, Any]:
@@ -497,6 +512,31 @@ class Manifest:
             os.fsync(f.fileno())
 
 
+def _check_manifest_path(path: Path, job_file: Path, jobs: list[Job]) -> None:
+    """The manifest is appended to and rewritten: it may not be a file the batch reads or
+    writes, nor an existing file that is not a manifest."""
+    taken = {job_file.resolve(): "the job file"}
+    for job in jobs:
+        if job.input is not None:
+            taken[Path(job.input).resolve()] = f"an input (line {job.line})"
+        for out in job.finals():
+            taken[out.resolve()] = f"an output (line {job.line})"
+        settings = to_dict(job.config) if job.config is not None else job.settings
+        for key in READ_KEYS:
+            value = _lookup(settings, key)
+            if isinstance(value, str) and value != "self":
+                taken[Path(value).resolve()] = f"the {key} of line {job.line}"
+    if path.resolve() in taken:
+        raise InputError(f"--manifest {path} is {taken[path.resolve()]}")
+    if path.is_dir():
+        raise InputError(f"--manifest {path} is a folder")
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:
+            head = f.readline(4096).strip()
+        if not head.startswith(b"{"):
+            raise InputError(f"--manifest {path} exists and is not a manifest (JSON lines)")
+
+
 def default_manifest(job_file: str | Path) -> Path:
     """``JOBS.yaml`` → ``JOBS.manifest.jsonl`` beside it."""
     job_file = Path(job_file)
@@ -525,7 +565,7 @@ def plan(jobs: list[Job], records: dict[str, dict[str, Any]], retry_failed: bool
         elif record.get("hash") != job.hash:
             steps.append(Step(job, "run", "inputs or settings changed"))
         elif record.get("state") == "done":
-            if all(p.exists() for p in job.finals()):
+            if job.outputs_present():
                 steps.append(Step(job, "skip", "done, unchanged"))
             else:
                 steps.append(Step(job, "run", "done, but its output is gone"))
@@ -558,8 +598,9 @@ def run_job(job: Job, progress: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     result: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "started": _now()}
     try:
+        for out in job.outputs():  # a pattern's frames go into a folder made here
+            out.parent.mkdir(parents=True, exist_ok=True)
         for final in job.finals():
-            final.parent.mkdir(parents=True, exist_ok=True)
             for stale in io.stale_partials(final):
                 io.remove_path(stale)
         stats = harmonize_video(job.input, None, job.output, config=job.config, progress=progress)
@@ -856,7 +897,9 @@ def run_batch(
 
     # 1. read and check the whole job file (nothing runs on an error)
     jobs = load_job_file(job_file)
-    book = Manifest(Path(manifest) if manifest else default_manifest(job_file))
+    manifest_path = Path(manifest) if manifest else default_manifest(job_file)
+    _check_manifest_path(manifest_path, Path(job_file), jobs)
+    book = Manifest(manifest_path)
 
     # 2. decide what runs
     steps = plan(jobs, book.records, retry_failed)

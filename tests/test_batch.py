@@ -286,6 +286,60 @@ def test_two_patterns_can_share_a_folder(tmp_path):
     assert "a_audio.mka" in names and "b_audio.mka" in names
 
 
+@pytest.mark.parametrize("target", ["bg/studio.png", "clips/a.mp4", "jobs.yaml", "out/a.mp4"])
+def test_manifest_may_not_be_a_file_the_batch_uses(tmp_path, target):
+    jobs = make_project(tmp_path, GOOD_JOBS)
+    before = (tmp_path / target).read_bytes() if (tmp_path / target).exists() else None
+    r = batch(jobs, "-q", "--manifest", tmp_path / target)
+    assert r.exit_code == 2 and r.output.startswith("error: --manifest"), r.output
+    after = (tmp_path / target).read_bytes() if (tmp_path / target).exists() else None
+    assert after == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("someone's notes\n")
+    r = batch(jobs, "-q", "--manifest", notes)
+    assert r.exit_code == 2 and "is not a manifest" in r.output
+    assert notes.read_text() == "someone's notes\n"
+
+
+def test_frame_outputs_are_made_and_rerun_when_deleted(tmp_path):
+    jobs = make_project(
+        tmp_path,
+        "defaults: {engine: classical, key: green, background: bg/studio.png}\njobs:\n"
+        "  - {input: clips/a.mp4, output: renders/a/}\n"
+        "  - {input: clips/b.mp4, output: shots/new/b_%04d.png}\n",  # shots/new/ made here
+    )
+    assert batch(jobs, "-q").exit_code == 0
+    assert len(list((tmp_path / "shots" / "new").glob("b_*.png"))) == 8
+    for f in [*(tmp_path / "renders" / "a").glob("*.png"), *(tmp_path / "shots").rglob("*.png")]:
+        f.unlink()
+    r = batch(jobs, "-q")
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "renders" / "a").glob("*.png"))) == 6
+    assert len(list((tmp_path / "shots" / "new").glob("b_*.png"))) == 8
+
+
+def test_env_map_is_read_from_the_job_folder_and_hashed(tmp_path, monkeypatch):
+    import cv2
+
+    from relight_video.batch import load_job_file
+
+    jobs = make_project(
+        tmp_path,
+        "defaults: {key: green, env_map: light.hdr}\njobs:\n"
+        "  - {input: clips/a.mp4, output: out/a.mp4}\n",
+    )
+    env = np.full((16, 32, 3), 0.2, np.float32)
+    cv2.imwrite(str(tmp_path / "light.hdr"), env)
+    monkeypatch.chdir("/")  # paths in a job file are relative to it, not to the shell
+    (job,) = load_job_file(jobs)
+    assert job.config.env_map == str(tmp_path / "light.hdr")
+    env[:4] = 30.0
+    cv2.imwrite(str(tmp_path / "light.hdr"), env)
+    os.utime(tmp_path / "light.hdr", ns=(1, 1))  # a new size or mtime: the job reruns
+    (again,) = load_job_file(jobs)
+    assert again.hash != job.hash
+
+
 def test_missing_job_file_is_an_input_error(tmp_path):
     r = batch(tmp_path / "nope.yaml")
     assert r.exit_code == 2 and r.output.startswith("error: job file not found")

@@ -15,6 +15,7 @@ fit ("ACES Filmic Tone Mapping Curve", 2015) and the sRGB encoding.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,15 @@ def load_env(path: str | Path) -> np.ndarray:
         raise InputError(f"unsupported environment map type {suffix!r} (.npy, .hdr, .exr)")
     if img.ndim != 3 or img.shape[2] != 3:
         raise InputError(f"{path}: expected an RGB map, got shape {img.shape}")
-    return np.nan_to_num(np.clip(img, 0, 6e4)).astype(np.float32)
+    bad = ~np.isfinite(img)
+    if bad.any():  # one +inf pixel would otherwise set the exposure and black out the rest
+        count = int(bad.any(-1).sum())
+        print(f"note: {path.name}: {count} non-finite pixels set to 0", file=sys.stderr)
+        img = np.where(bad, 0, img)
+    img = np.clip(img, 0, 6e4).astype(np.float32)
+    if not (img > 0).any():
+        raise InputError(f"{path}: the map holds no light (every pixel is 0, negative or NaN)")
+    return img
 
 
 def exr_available() -> bool:

@@ -525,6 +525,14 @@ def eval_video_command(
     """Warping error, flicker (and PSNR/fPSNR against --target) of the harmonized clip OUTPUT."""
     if json_path is not None and not json_path.parent.is_dir():
         raise InputError(f"output folder does not exist: {json_path.parent}")
+    if json_path is not None:  # the report must not land on a clip it measures
+        read = {"the clip": output, "the input": input_path, "the target": target}
+        read["the alpha"] = Path(alpha) if alpha and alpha != "self" else None
+        for name, p in read.items():
+            if p is not None and json_path.resolve() == Path(p).resolve():
+                raise InputError(f"--json {json_path} would overwrite {name}")
+        if json_path.is_dir():
+            raise InputError(f"--json {json_path} is a folder")
     doc = evaluate_video(
         output,
         input_path,

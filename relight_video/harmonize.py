@@ -360,11 +360,17 @@ def harmonize_video(
     from relight_video.keyframes import Keyframes
 
     keys = None
-    if isinstance(keyframes, Keyframes):
+    if isinstance(keyframes, Keyframes):  # built by the caller: placed on this clip's frames?
         keys = keyframes
-    elif isinstance(keyframes, list):
+        late = [k.frame for k in keys.keys if k.frame >= info.num_frames]
+        if late:
+            raise InputError(
+                f"keyframes: a key at frame {late[0]} is out of range (the clip has "
+                f"{info.num_frames} frames; build time keys with this clip's fps, {info.fps})"
+            )
+    elif isinstance(keyframes, (list, tuple)):
         keys = Keyframes.from_list(
-            keyframes, float(info.fps), info.num_frames, times=info.frame_times
+            list(keyframes), float(info.fps), info.num_frames, times=info.frame_times
         )
     elif keyframes is not None or cfg.keyframes:
         keys = Keyframes.load(

@@ -98,3 +98,16 @@ def test_keyframed_env_maps_cross_fade_and_turn(tmp_path):
     assert end.env_map == str(b) and end.env_map_next is None
     with pytest.raises(InputError, match="sets env_map but the first key does not"):
         Keyframes.from_list([{"frame": 0}, {"frame": 5, "env_map": str(a)}], 24, 20)
+
+
+def test_env_map_without_light_is_an_error_and_inf_pixels_are_dropped(tmp_path, capsys):
+    for name, value in (("nan", np.nan), ("negative", -1.0), ("zero", 0.0)):
+        np.save(tmp_path / f"{name}.npy", np.full((8, 16, 3), value, np.float32))
+        with pytest.raises(InputError, match="holds no light"):
+            load_env(tmp_path / f"{name}.npy")
+    env = np.full((8, 16, 3), 0.5, np.float32)
+    env[2, 3] = np.inf
+    np.save(tmp_path / "inf.npy", env)
+    loaded = load_env(tmp_path / "inf.npy")
+    assert np.isfinite(loaded).all() and loaded.max() == 0.5 and loaded[2, 3].max() == 0
+    assert "1 non-finite pixels" in capsys.readouterr().err

@@ -217,3 +217,14 @@ def test_engine_specs_name_checkpoints_for_stage_comparisons():
     for bad in ("=x", "a=", "a b=x"):
         with pytest.raises(InputError, match="LABEL=CHECKPOINT_DIR"):
             parse_engine_spec(bad, None)
+
+
+def test_eval_video_json_never_overwrites_what_it_measures(tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", n=4, audio=False)
+    out = tmp_path / "out.mp4"
+    shutil.copy(clip, out)
+    for victim in (out, clip):
+        before = victim.read_bytes()
+        r = invoke("eval-video", out, "--input", clip, "--key", "green", "--json", victim, "-q")
+        assert r.exit_code == 2 and "would overwrite" in r.output, r.output
+        assert victim.read_bytes() == before

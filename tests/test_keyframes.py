@@ -127,3 +127,12 @@ def test_time_keys_on_a_variable_frame_rate_clip_land_on_the_frame_shown_then():
     assert [k.frame for k in keys.keys] == [0, 8, 9]  # 0.7 s still shows the frame from 0.6 s
     with pytest.raises(InputError, match="out of range"):
         Keyframes.from_list([{"time": 1.5}], fps, len(times), times=times)
+
+
+def test_keyframes_object_beyond_the_clip_is_an_error(tmp_path, clip, background_png):
+    from relight_video.harmonize import harmonize_video
+
+    keys = Keyframes.from_list([{"frame": 0}, {"time": 10.0, "temperature_k": 2000}], fps=24)
+    with pytest.raises(InputError, match="out of range"):
+        harmonize_video(clip, background_png, tmp_path / "o.mp4", keyframes=keys, progress=False)
+    assert not (tmp_path / "o.mp4").exists()

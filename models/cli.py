@@ -99,8 +99,14 @@ def pairs_command(
 @click.option("--keyframed", is_flag=True, help="Turn the target environment over the clip.")
 def clip_command(out, frames, size, seed, fps, lights, keyframed):
     """Write a green-screen clip with alpha, relit targets and per-frame motion into OUT."""
+    import math
+
     from models.data.clips import write_clip
 
+    if size < 16 or size % 2:  # H.264 4:2:0 needs even sizes; alpha and targets must match
+        raise InputError(f"--size: expected an even size of at least 16, got {size}")
+    if not (math.isfinite(fps) and 0 < fps <= 1000):
+        raise InputError(f"--fps: expected 0 < fps <= 1000, got {fps}")
     write_clip(
         out,
         _positive(frames, "--frames"),

@@ -535,6 +535,8 @@ def bench_command(
     if not names:
         raise InputError("--engine: expected at least one engine")
     check_inputs(names, device, checkpoint, [json_path, plot_path])
+    if plot_path is not None and plot_path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise InputError(f"--plot {plot_path}: expected a .png, .pdf or .svg file")
 
     # 2. measure
     doc = benchmark(heights, lengths, names, device, checkpoint, progress=not quiet, repeat=repeat)

@@ -35,6 +35,8 @@ def load_pipeline(checkpoint: str | Path | None, device: str = "cpu"):
         raise InputError(f"checkpoint not found: {path} (expected a folder with model_index.json)")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device {device!r} asked for, but no CUDA device is available")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device 'mps' asked for, but this PyTorch has no usable Apple GPU")
     try:
         pipe = RelightPipeline.from_pretrained(path, dtype=torch.float32)
     except (OSError, ValueError, KeyError) as e:

@@ -334,3 +334,26 @@ def test_frames_are_not_added_to_the_input_folder(tmp_path, background_png):
     r = invoke("run", seq, "-b", background_png, "-o", seq / "relit_%04d.png", "-q")
     assert r.exit_code == 2 and "would be added to the input" in r.output, r.output
     assert sorted(p.name for p in seq.iterdir()) == ["0000.png", "0001.png", "0002.png"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["synth", "clip", "{tmp}/c", "--frames", "3", "--size", "33"], "--size: expected an even"),
+        (["synth", "clip", "{tmp}/c", "--frames", "3", "--fps", "nan"], "--fps: expected"),
+        (["bench", "--sizes", "48", "--frames", "6", "--plot", "{tmp}/b.txt"], "--plot"),
+        (["run", "{clip}", "-b", "{bg}", "-o", "{tmp}/o.mp4", "--set", "device=mps"], "mps"),
+    ],
+)
+def test_more_bad_arguments_are_one_line_before_any_work(
+    tmp_path, clip, background_png, args, message
+):
+    import torch
+
+    if "device=mps" in args and torch.backends.mps.is_available():
+        pytest.skip("this machine has an Apple GPU")
+    args = [a.format(tmp=tmp_path, clip=clip, bg=background_png) for a in args]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = invoke(*args)
+    assert r.exit_code == 2 and r.output.startswith("error: ") and message in r.output, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

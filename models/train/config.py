@@ -18,6 +18,24 @@ class ModelConfig:
     init_from: str | None = None  # local Stable Diffusion 1.5 / InstructPix2Pix folder
     light_code_dim: int = 0  # > 0: a global light encoder feeds the time embedding (pixel space)
 
+    def __post_init__(self):
+        blocks = self.block_out_channels
+        if not blocks or any(not isinstance(c, int) or c < 1 for c in blocks):
+            raise InputError(f"model.block_out_channels: expected positive sizes, got {blocks}")
+        if self.norm_num_groups < 1 or any(c % self.norm_num_groups for c in blocks):
+            raise InputError(
+                f"model.norm_num_groups: {self.norm_num_groups} must divide every block's "
+                f"channels {blocks}"
+            )
+        multiple = 2 ** (len(blocks) - 1)
+        if self.sample_size < multiple or self.sample_size % multiple:
+            raise InputError(
+                f"model.sample_size: expected a positive multiple of {multiple} (the UNet halves "
+                f"it {len(blocks) - 1} times), got {self.sample_size}"
+            )
+        if self.layers_per_block < 1 or self.light_code_dim < 0:
+            raise InputError("model.layers_per_block must be >= 1 and light_code_dim >= 0")
+
 
 @dataclass
 class DataConfig:
@@ -84,6 +102,27 @@ class TrainConfig:
             raise InputError(f"lr_schedule: expected constant or cosine, got {self.lr_schedule!r}")
         if not 0.0 <= self.top_timestep_share <= 1.0:
             raise InputError(f"top_timestep_share: expected 0..1, got {self.top_timestep_share}")
+        at_least = {
+            "steps": (self.steps, 1),
+            "batch_size": (self.batch_size, 1),
+            "log_every": (self.log_every, 1),
+            "save_every": (self.save_every, 1),
+            "warmup_steps": (self.warmup_steps, 0),
+            "align_steps": (self.align_steps, 0),
+            "num_workers": (self.num_workers, 0),
+            "weight_decay": (self.weight_decay, 0),
+        }
+        for name, (value, low) in at_least.items():
+            if value < low:
+                raise InputError(f"{name}: expected at least {low}, got {value}")
+        if not self.lr > 0:
+            raise InputError(f"lr: expected a positive learning rate, got {self.lr}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise InputError(f"ema_decay: expected 0 <= value < 1, got {self.ema_decay}")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise InputError(
+                f"mixed_precision: expected no, fp16 or bf16, got {self.mixed_precision!r}"
+            )
 
 
 def load_train_config(path: str | Path | None, overrides=()) -> TrainConfig:

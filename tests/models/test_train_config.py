@@ -1,0 +1,33 @@
+"""Training settings are checked before any work: one error line, not a traceback or a model
+trained on nonsense."""
+
+import pytest
+
+from models.train.config import load_train_config
+from relight_video.errors import InputError
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("steps=-5", "steps: expected at least 1"),
+        ("save_every=0", "save_every: expected at least 1"),
+        ("log_every=0", "log_every: expected at least 1"),
+        ("batch_size=0", "batch_size: expected at least 1"),
+        ("align_steps=-1", "align_steps: expected at least 0"),
+        ("lr=-1", "lr: expected a positive"),
+        ("ema_decay=2", "ema_decay: expected 0 <= value < 1"),
+        ("mixed_precision=bogus", "mixed_precision: expected no, fp16 or bf16"),
+        ("model.block_out_channels=[]", "block_out_channels: expected positive sizes"),
+        ("model.norm_num_groups=7", "norm_num_groups: 7 must divide"),
+        ("model.sample_size=30", "sample_size: expected a positive multiple of 4"),
+    ],
+)
+def test_bad_training_setting_is_an_input_error(override, message):
+    with pytest.raises(InputError, match=message):
+        load_train_config("configs/train/stage1.yaml", [override])
+
+
+@pytest.mark.parametrize("name", ["stage1", "stage1_top", "stage2", "stage3"])
+def test_shipped_training_configs_are_valid(name):
+    assert load_train_config(f"configs/train/{name}.yaml").steps >= 1

@@ -38,6 +38,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -759,6 +760,9 @@ class RayBackend:
 
         if address != "local":
             _check_reachable(address)
+        # ray.init takes over SIGTERM (it kills the driver outright, leaving jobs "running" and
+        # partial files behind); the handler we had (unwind like Ctrl-C) is put back after it
+        previous = signal.getsignal(signal.SIGTERM)
         try:
             if address == "local":
                 ray.init(
@@ -770,6 +774,9 @@ class RayBackend:
                 ray.init(address=address, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise InputError(f"cannot start or reach Ray at {address!r}: {describe(e)}") from None
+        finally:
+            if threading.current_thread() is threading.main_thread() and previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
         @ray.remote(num_cpus=1, num_gpus=0, max_retries=MAX_ATTEMPTS - 1)
         def ray_job(job: Job) -> dict[str, Any]:
@@ -990,6 +997,9 @@ def _run_jobs(
         if backend is not None:
             backend.cancel()
         for job in inflight.values():
+            for final in job.finals():  # a killed worker (Ray cancels by force) cannot clean up
+                for stale in io.stale_partials(final):
+                    io.remove_path(stale)
             book.write(job.record("pending", error="interrupted", run=run_id))
             outcomes[job.name] = Outcome(job.name, "interrupted", None, "rerun to finish")
         for job in queue:

@@ -476,3 +476,24 @@ def test_ray_local_matches_workers_1(tmp_path):
     assert {r["state"] for r in m.values()} == {"done"} and len(m) == 3
     assert proc.pid not in {r["pid"] for r in m.values()}  # run by Ray workers
     _same_outputs(one, two, ["a.mp4", "b.mp4", "a_sunset.mp4"])
+
+
+@pytest.mark.ray
+def test_sigterm_stops_a_ray_batch_cleanly(tmp_path):
+    """Ray takes over SIGTERM in the driver; a render farm's stop must still unwind like
+    Ctrl-C: jobs back to pending, no partial files, Ray shut down."""
+    pytest.importorskip("ray")
+    make_project(tmp_path, GOOD_JOBS, n=90, size=(320, 240))
+    proc = batch_subprocess(tmp_path, "--ray", "local")
+    try:
+        _wait_for(lambda: _partials(tmp_path) or proc.poll() is not None, timeout=120)
+        assert proc.poll() is None, proc.stdout.read().decode()
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=120)[0].decode()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, output
+    assert leftovers(tmp_path) == []
+    states = {r["state"] for r in manifest(tmp_path).values()}
+    assert "running" not in states and "pending" in states, states

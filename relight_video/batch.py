@@ -339,11 +339,15 @@ def _expand(
     if settings.get("output_alpha"):
         raise where.at(line, f"job {index}: 'output_alpha' names one file; a glob job has many")
     full = pattern if os.path.isabs(pattern) else str(base / pattern)
-    matches = sorted(Path(p) for p in globlib.glob(full, recursive=True) if Path(p).is_file())
+    out_dir = _resolve(base, output_dir)
+    matches = sorted(
+        Path(p)
+        for p in globlib.glob(full, recursive=True)
+        if Path(p).is_file() and not Path(p).resolve().is_relative_to(out_dir.resolve())
+    )  # a recursive glob over its own output folder must not take last run's outputs as inputs
     if not matches:
         common["error"] = f"glob {pattern!r} matches no files"
         return [Job(name=f"line {line}: {pattern}", input=None, output=None, **common)]
-    out_dir = _resolve(base, output_dir)
     return [
         Job(
             name=_name(out_dir / _output_name(m), base),

@@ -497,3 +497,16 @@ def test_sigterm_stops_a_ray_batch_cleanly(tmp_path):
     assert leftovers(tmp_path) == []
     states = {r["state"] for r in manifest(tmp_path).values()}
     assert "running" not in states and "pending" in states, states
+
+
+def test_recursive_glob_leaves_out_its_own_outputs(tmp_path):
+    jobs = make_project(
+        tmp_path,
+        "defaults: {engine: classical, key: green, background: bg/studio.png}\njobs:\n"
+        "  - {glob: 'clips/**/*.mp4', output_dir: clips/relit}\n",
+    )
+    assert batch(jobs, "-q").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "clips" / "relit").iterdir()) == ["a.mp4", "b.mp4"]
+    r = batch(jobs)  # the outputs now match the glob too: still the same two jobs, skipped
+    assert r.exit_code == 0, r.output
+    assert "2 jobs: 2 skipped." in r.output, r.output

@@ -57,6 +57,7 @@ from relight_video.errors import InputError
 
 BATCH_KEYS = ("input", "output", "glob", "output_dir")  # besides the RunConfig fields
 JOB_ONLY_KEYS = ("input", "output", "glob")  # meaningless in ``defaults``
+MATTE_KEYS = ("key", "alpha", "matte")  # one way to pull the matte: a job's choice wins
 # settings that are paths (relative to the job file); all but output_alpha are read by the job
 READ_KEYS = (
     "background",
@@ -304,6 +305,10 @@ def _expand(
 ) -> list[Job]:
     """One job mapping → its :class:`Job` (or one per file its ``glob`` matches)."""
     data = _merge(defaults, job)
+    if any(job.get(k) is not None for k in MATTE_KEYS):  # the job's own matte replaces the
+        for k in MATTE_KEYS:  # defaults' choice (defaults: key green; this job: alpha masks/)
+            if job.get(k) is None:
+                data.pop(k, None)
     for key in BATCH_KEYS:
         if data.get(key) is not None and not isinstance(data[key], str):
             raise where.at(line, f"job {index}: '{key}' must be a path, got {data[key]!r}")

@@ -510,3 +510,19 @@ def test_recursive_glob_leaves_out_its_own_outputs(tmp_path):
     r = batch(jobs)  # the outputs now match the glob too: still the same two jobs, skipped
     assert r.exit_code == 0, r.output
     assert "2 jobs: 2 skipped." in r.output, r.output
+
+
+def test_a_jobs_own_matte_replaces_the_defaults_key(tmp_path):
+    jobs = make_project(
+        tmp_path,
+        "defaults: {engine: classical, key: green, background: bg/studio.png}\njobs:\n"
+        "  - {input: clips/a.mp4, output: out/a.mp4}\n"
+        "  - {input: clips/a.mp4, output: out/masked.mp4, alpha: masks}\n",
+    )
+    (tmp_path / "masks").mkdir()
+    for i in range(6):
+        io.write_image(tmp_path / "masks" / f"{i:04d}.png", np.full((48, 64), 255, np.uint8))
+    r = batch(jobs, "-q")
+    assert r.exit_code == 0, r.output
+    keyed, masked = frames(tmp_path / "out" / "a.mp4"), frames(tmp_path / "out" / "masked.mp4")
+    assert np.abs(keyed.astype(int) - masked).mean() > 5  # the full-frame matte was used

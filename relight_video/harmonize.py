@@ -91,6 +91,8 @@ class FrameHarmonizer:
         gain = lowfreq_gain(fg_s, out_s, a_s)
         if hasattr(self.engine, "smooth_gain"):
             gain = self.engine.smooth_gain(gain)
+        if lighting is not None and env is None and self.engine.name != "composite":
+            gain = gain * np.float32(lighting.subject_gain())  # keyed intensity, plate light
         with self._lock:
             self.stages["resize"] += t1 - t0
             self.stages["model"] += t2 - t1

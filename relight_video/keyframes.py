@@ -63,18 +63,30 @@ class Lighting:
     env_map_next: str | None = None  # cross-fading towards this map...
     env_mix: float = 0.0  # ...by this much (0..1)
 
-    def colour(self) -> np.ndarray:
-        """RGB multiplier ``(3,)`` for intensity, temperature and tint."""
+    def colour(self, intensity: bool = True) -> np.ndarray:
+        """RGB multiplier ``(3,)`` for intensity (unless ``intensity=False``), temperature and
+        tint."""
         rgb = blackbody_rgb(self.temperature_k) / blackbody_rgb(6500.0)
         rgb = rgb / rgb[1] if rgb[1] > 0 else rgb
         tint = np.array([1 + 0.15 * self.tint, 1 - 0.15 * self.tint, 1 + 0.15 * self.tint])
-        return (self.intensity * rgb * tint).astype(np.float32)
+        return ((self.intensity if intensity else 1.0) * rgb * tint).astype(np.float32)
+
+    def subject_gain(self) -> float:
+        """What ``intensity`` does to the subject lit from a plate, on sRGB values: light
+        scaled by ``k`` scales linear radiance by ``k``, about ``k^(1/2.2)`` once encoded.
+
+        Applied to the result, not the plate: the engines read the plate's light *relative* to
+        the plate (the model was trained on exposure-normalised pairs, the classical engine
+        transfers no brightness by default), so a darker plate barely darkened the subject
+        (intensity 0.25: 0 levels classical, -1.8 diffusion)."""
+        return float(max(self.intensity, 0.0) ** (1 / 2.2))
 
     def apply_to_plate(self, plate: np.ndarray) -> np.ndarray:
-        """Conditioning plate ``(h, w, 3) float32`` sRGB in [0, 1] under this lighting."""
+        """Conditioning plate ``(h, w, 3) float32`` sRGB in [0, 1] under this lighting's
+        colour and direction (its intensity is :meth:`subject_gain`)."""
         from relight_video.lighting import linear_to_srgb, srgb_to_linear
 
-        lin = srgb_to_linear(plate) * self.colour()
+        lin = srgb_to_linear(plate) * self.colour(intensity=False)
         if self.yaw_deg:
             lin = turn_plate(lin, self.yaw_deg)
         return linear_to_srgb(lin)

@@ -136,3 +136,20 @@ def test_keyframes_object_beyond_the_clip_is_an_error(tmp_path, clip, background
     with pytest.raises(InputError, match="out of range"):
         harmonize_video(clip, background_png, tmp_path / "o.mp4", keyframes=keys, progress=False)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_intensity_key_dims_the_subject_not_just_the_plate_the_engine_reads(
+    tmp_path, clip, background_png
+):
+    from relight_video.harmonize import harmonize_video
+
+    means = {}
+    for name, keys in (("plain", None), ("dim", [{"frame": 0}, {"frame": 11, "intensity": 0.25}])):
+        out = tmp_path / f"{name}.mp4"
+        options = {"engine": "classical", "key": "green", "keyframes": keys, "progress": False}
+        harmonize_video(clip, background_png, out, **options)
+        frames = list(io.read_frames(out))
+        means[name] = [f[25:40, 40:56].astype(float).mean() for f in (frames[0], frames[-1])]
+    assert abs(means["dim"][0] - means["plain"][0]) < 3  # key 1: the same light
+    # a quarter of the light: linear radiance x0.25, about x0.53 once sRGB-encoded
+    assert means["dim"][1] / means["plain"][1] == pytest.approx(0.25 ** (1 / 2.2), abs=0.05)

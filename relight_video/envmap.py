@@ -97,8 +97,14 @@ def _read_exr(path: Path) -> np.ndarray:
                     img = ch["RGB"].pixels
                 elif "RGBA" in ch:
                     img = ch["RGBA"].pixels[..., :3]
-                else:
+                elif all(c in ch for c in "RGB"):
                     img = np.stack([ch[c].pixels for c in ("R", "G", "B")], -1)
+                elif "Y" in ch:  # a luminance-only map: grey light
+                    img = np.repeat(np.asarray(ch["Y"].pixels)[..., None], 3, -1)
+                else:
+                    raise InputError(
+                        f"{path}: no R, G, B (or Y) channels; it has {', '.join(sorted(ch))}"
+                    )
         except (OSError, RuntimeError, KeyError) as e:
             raise InputError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
         return np.ascontiguousarray(img, np.float32)

@@ -499,6 +499,10 @@ def harmonize_image(
     cfg = load_run_config(None, (), **{**_flat(cfg), **data})
     if cfg.background is None and not cfg.env_map:
         raise InputError("no background given (-b/--background, or --env-map)")
+    if alpha is not None and (cfg.key or cfg.matte):
+        raise InputError("give only one of --key, --alpha, --matte")
+    if cfg.keyframes:
+        raise InputError("--keyframes animate a clip's light; an image has one frame")
     output = Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     if output.suffix.lower() not in io.FRAME_SUFFIXES:

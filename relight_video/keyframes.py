@@ -150,6 +150,11 @@ def parse_time(value, fps: float, where: str, times: np.ndarray | None = None) -
     """``time: 2.5`` / ``time: "00:01:02.5"`` → the index of the frame shown at that time:
     ``round(seconds · fps)``, or with ``times`` (a variable-frame-rate clip's frame times from
     its first frame) the last frame that starts at or before it."""
+    if isinstance(value, str) and ":" not in value:
+        try:  # "1e3", which YAML 1.1 leaves as text
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = to_number(value, f"{where}: time")
     else:
@@ -214,6 +219,8 @@ class Keyframes:
         times: np.ndarray | None = None,
     ) -> Keyframes:
         """``times``: a variable-frame-rate clip's frame times, to place ``time:`` keys."""
+        if not fps > 0:
+            raise InputError(f"{where}: fps must be positive, got {fps}")
         keys = []
         for i, item in enumerate(items):
             w = f"{where}: key {i + 1}"

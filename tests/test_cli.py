@@ -125,6 +125,24 @@ def test_image_output_alpha_must_hold_alpha(tmp_path, background_png):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bg.png", "fg.png"]
 
 
+def test_image_refuses_settings_it_would_ignore(tmp_path, background_png):
+    fg = tmp_path / "fg.png"
+    io.write_image(fg, np.full((60, 80, 3), 120, np.uint8))
+    mask = tmp_path / "m.png"
+    io.write_image(mask, np.full((60, 80), 255, np.uint8))
+    keys = tmp_path / "k.yaml"
+    keys.write_text("- {frame: 0}\n")
+    base = ["image", fg, "-b", background_png, "-o", tmp_path / "o.png"]
+    r = invoke(*base, "--alpha", mask, "--key", "green")
+    assert r.exit_code == 2 and "only one of --key, --alpha" in r.output, r.output
+    from relight_video.errors import InputError
+    from relight_video.harmonize import harmonize_image
+
+    with pytest.raises(InputError, match="an image has one frame"):  # the Python API takes it
+        harmonize_image(fg, background_png, tmp_path / "o.png", keyframes=str(keys))
+    assert not (tmp_path / "o.png").exists()
+
+
 def _bad_alpha_clip(tmp_path, clip, n=None, size=None):
     info = io.probe(clip)
     return write_clip(

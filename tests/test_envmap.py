@@ -111,3 +111,13 @@ def test_env_map_without_light_is_an_error_and_inf_pixels_are_dropped(tmp_path, 
     loaded = load_env(tmp_path / "inf.npy")
     assert np.isfinite(loaded).all() and loaded.max() == 0.5 and loaded[2, 3].max() == 0
     assert "1 non-finite pixels" in capsys.readouterr().err
+
+
+def test_luminance_only_exr_is_grey_light(tmp_path):
+    import OpenEXR
+
+    header, channels = {"compression": OpenEXR.ZIP_COMPRESSION}, {"Y": np.full((8, 16), 0.5)}
+    with OpenEXR.File(header, {k: v.astype(np.float32) for k, v in channels.items()}) as f:
+        f.write(str(tmp_path / "y.exr"))
+    env = load_env(tmp_path / "y.exr")
+    assert env.shape == (8, 16, 3) and np.allclose(env, 0.5)

@@ -82,6 +82,10 @@ def test_bad_keyframe_file(tmp_path):
         Keyframes.load(p, 24)
     p.write_text("- {frame: 0, intensity: 5e-1}\n")  # YAML 1.1 reads 5e-1 as text
     assert Keyframes.load(p, 24).at(0).intensity == 0.5
+    p.write_text("- {frame: 0}\n- {time: 5e-1, intensity: 2}\n")  # a time, too
+    assert [k.frame for k in Keyframes.load(p, 24).keys] == [0, 12]
+    with pytest.raises(InputError, match="fps must be positive"):
+        Keyframes.load(p, 0)
 
 
 def test_run_with_keyframes_changes_light_over_time(tmp_path, clip, background_png):

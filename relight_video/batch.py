@@ -222,14 +222,25 @@ def _pairs(node: Any, what: str, where: _Where) -> dict[str, tuple[Any, Any]]:
     import yaml
 
     out: dict[str, tuple[Any, Any]] = {}
+    merged: dict[str, tuple[Any, Any]] = {}
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
             raise where.error(key_node, f"keys in {what} must be names")
         key = key_node.value
+        if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *common``: YAML merge keys
+            sources = (
+                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            )
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise where.error(source, f"'<<' in {what} must merge mappings")
+                for k, pair in _pairs(source, what, where).items():
+                    merged.setdefault(k, pair)  # the first source wins, as YAML says
+            continue
         if key in out:
             raise where.error(key_node, f"duplicate key '{key}' in {what}")
         out[key] = (key_node, value_node)
-    return out
+    return {**merged, **out}  # the mapping's own keys override merged ones
 
 
 def _sections() -> dict[str, type]:

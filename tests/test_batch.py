@@ -526,3 +526,18 @@ def test_a_jobs_own_matte_replaces_the_defaults_key(tmp_path):
     assert r.exit_code == 0, r.output
     keyed, masked = frames(tmp_path / "out" / "a.mp4"), frames(tmp_path / "out" / "masked.mp4")
     assert np.abs(keyed.astype(int) - masked).mean() > 5  # the full-frame matte was used
+
+
+def test_yaml_merge_keys_share_settings_between_jobs(tmp_path):
+    jobs = make_project(
+        tmp_path,
+        "jobs:\n"
+        "  - &a {input: clips/a.mp4, output: out/a.mp4, engine: classical, key: green,"
+        " background: bg/studio.png}\n"
+        "  - {<<: *a, output: out/a_sunset.mp4, background: bg/sunset.png}\n",
+    )
+    r = batch(jobs, "-q")
+    assert r.exit_code == 0, r.output
+    studio, sunset = frames(tmp_path / "out" / "a.mp4"), frames(tmp_path / "out" / "a_sunset.mp4")
+    assert len(studio) == len(sunset) == 6
+    assert np.abs(studio.astype(int) - sunset).mean() > 5  # the job's own background won

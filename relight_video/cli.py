@@ -58,6 +58,11 @@ class LazyGroup(click.Group):
         except (InputError, OSError) as e:  # OSError: a full disk, a folder we may not write
             click.echo(f"error: {' '.join(str(e).split())}", err=True)  # always one line
             ctx.exit(2)
+        except click.UsageError as e:  # a missing -o, --workers 0, ...: one line as well
+            command = e.ctx.command_path if e.ctx is not None else ctx.command_path
+            message = " ".join(e.format_message().split())
+            click.echo(f"error: {message} (see '{command} --help')", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt as e:
             click.echo("interrupted: no output was written", err=True)
             ctx.exit(143 if isinstance(e, Terminated) else 130)

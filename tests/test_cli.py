@@ -375,3 +375,9 @@ def test_more_bad_arguments_are_one_line_before_any_work(
     r = invoke(*args)
     assert r.exit_code == 2 and r.output.startswith("error: ") and message in r.output, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_usage_errors_are_one_line_too(tmp_path, clip, background_png):
+    r = invoke("run", clip, "-b", background_png)  # no -o
+    assert r.exit_code == 2, r.output
+    assert r.output.strip() == "error: Missing option '-o' / '--output'. (see 'main run --help')"

@@ -187,6 +187,13 @@ def test_stage1_script_runs_and_resumes(tmp_path):
     log = [json.loads(x) for x in (tmp_path / "run/log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log] == [1, 2, 3, 4, 5, 6]
     assert "resumed stage1 from step 4" in r.output
+    # a resume with other model settings, or from a damaged state: one error line, exit 2
+    wider = ["--set", "steps=8", "--set", "model.block_out_channels=[16, 32]"]
+    r = CliRunner().invoke(main, ["train", "stage1", "--config", str(cfg), *wider])
+    assert r.exit_code == 2 and "cannot resume from" in r.output, r.output
+    (tmp_path / "run/state-stage1/step.json").write_text("{")
+    r = CliRunner().invoke(main, ["train", "stage1", "--config", str(cfg), "--set", "steps=8"])
+    assert r.exit_code == 2 and "Delete that folder to start over" in r.output, r.output
 
 
 def test_latent_path_from_a_tiny_sd_folder(tmp_path):

@@ -219,9 +219,16 @@ def fit(cfg: TrainConfig, net, params, loss_fn, dataset, out: Path, stage: str, 
     state_dir = out / f"state-{stage}"
     step = 0
     if (state_dir / "step.json").is_file():  # resume
-        accelerator.load_state(str(state_dir))
-        ema.load_state_dict(torch.load(state_dir / "ema.pt", weights_only=False))
-        step = json.loads((state_dir / "step.json").read_text())["step"]
+        try:
+            accelerator.load_state(str(state_dir))
+            ema.load_state_dict(torch.load(state_dir / "ema.pt", weights_only=False))
+            step = int(json.loads((state_dir / "step.json").read_text())["step"])
+        except Exception as e:  # a damaged state, or one saved with other model settings
+            text = " ".join(str(e).split())[:200]
+            raise InputError(
+                f"cannot resume from {state_dir} ({type(e).__name__}: {text}); were the model "
+                "settings changed? Delete that folder to start over"
+            ) from None
         accelerator.print(f"resumed {stage} from step {step}")
     log = (out / "log.jsonl").open("a")
     bar = tqdm(total=steps, initial=step, desc=stage, unit="step")

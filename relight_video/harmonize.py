@@ -310,6 +310,11 @@ def check_paths(
             raise InputError(f"output folder does not exist: {out.parent}")
 
 
+def _check_path_argument(name: str, value) -> None:
+    if value is not None and not isinstance(value, (str, Path)):
+        raise InputError(f"{name}: expected a file path, got {type(value).__name__}")
+
+
 def harmonize_video(
     input: str | Path,
     background: str | Path | None,
@@ -340,6 +345,14 @@ def harmonize_video(
     from relight_video.matte import mattes
 
     # 1. check inputs
+    _check_path_argument("background", background)
+    from relight_video.keyframes import Keyframes
+
+    if keyframes is not None and not isinstance(keyframes, (Keyframes, list, tuple, str, Path)):
+        raise InputError(
+            "keyframes: expected a Keyframes, a list of key mappings or a YAML path, got "
+            f"{type(keyframes).__name__}"
+        )
     cfg = config or RunConfig()
     if options or background is not None:
         data = {**options, **({"background": str(background)} if background else {})}
@@ -359,8 +372,6 @@ def harmonize_video(
             "BT.709, and so is the output",
             file=sys.stderr,
         )
-    from relight_video.keyframes import Keyframes
-
     keys = None
     if isinstance(keyframes, Keyframes):  # built by the caller: placed on this clip's frames?
         keys = keyframes
@@ -494,6 +505,7 @@ def harmonize_image(
     from relight_video.keying import ChromaKeyer
     from relight_video.matte import alpha_from_image
 
+    _check_path_argument("background", background)
     cfg = config or RunConfig()
     data = {**options, **({"background": str(background)} if background else {})}
     cfg = load_run_config(None, (), **{**_flat(cfg), **data})

@@ -176,6 +176,11 @@ class Keyframes:
     def __init__(self, keys: list[Key]):
         if not keys:
             raise InputError("keyframes: no keys")
+        if not all(isinstance(k, Key) for k in keys):
+            raise InputError(
+                "Keyframes takes Key objects; build keys from mappings with "
+                "Keyframes.from_list([{'frame': 0, ...}, ...], fps)"
+            )
         self.keys = sorted(keys, key=lambda k: k.frame)
         frames = [k.frame for k in self.keys]
         if len(set(frames)) != len(frames):

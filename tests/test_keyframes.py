@@ -157,3 +157,18 @@ def test_intensity_key_dims_the_subject_not_just_the_plate_the_engine_reads(
     assert abs(means["dim"][0] - means["plain"][0]) < 3  # key 1: the same light
     # a quarter of the light: linear radiance x0.25, about x0.53 once sRGB-encoded
     assert means["dim"][1] / means["plain"][1] == pytest.approx(0.25 ** (1 / 2.2), abs=0.05)
+
+
+def test_api_arguments_of_the_wrong_type_are_clear_errors(tmp_path, clip, background_png):
+    import numpy as np
+
+    from relight_video.harmonize import harmonize_video
+
+    out = tmp_path / "o.mp4"
+    with pytest.raises(InputError, match="keyframes: expected a Keyframes"):
+        harmonize_video(clip, background_png, out, keyframes={"frame": 0}, progress=False)
+    with pytest.raises(InputError, match="background: expected a file path, got ndarray"):
+        harmonize_video(clip, np.zeros((4, 4, 3), np.uint8), out, progress=False)
+    with pytest.raises(InputError, match="Keyframes.from_list"):
+        Keyframes([{"frame": 0}])
+    assert not out.exists()

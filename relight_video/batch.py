@@ -19,7 +19,8 @@ A run (:func:`run_batch`), step by step:
    ``running`` left behind by a dead run) runs,
 4. run: in this process (one worker), a process pool (``workers``) or as Ray tasks; only this
    process writes the manifest; a job's stale ``.partial-`` outputs are removed before it runs,
-5. report: one row per job and an exit code (0: all done, 1: some failed, 130: interrupted).
+5. report: one row per job and an exit code (0: all done, 1: some failed, 130: interrupted,
+   143: stopped by SIGTERM).
 
 One job's failure (missing input, corrupt clip, bad settings, a worker killed twice) is recorded
 and the others go on. Outputs are written under a hidden name and renamed when complete
@@ -883,12 +884,13 @@ class Report:
     steps: list[Step]
     outcomes: list[Outcome] = field(default_factory=list)
     interrupted: bool = False
+    interrupt_code: int = 130  # 130 for Ctrl-C, 143 for SIGTERM (as for ``run``)
     dry_run: bool = False
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
-            return 130
+            return self.interrupt_code
         return 1 if any(o.state == "failed" for o in self.outcomes) else 0
 
 
@@ -953,9 +955,8 @@ def run_batch(
         queue = deque(step.job for step in steps if step.action == "run")
         if queue:
             say = say or (lambda text: tqdm.write(text, file=sys.stderr))
-            report.interrupted = _run_jobs(
-                queue, book, outcomes, workers, ray_address, progress, say
-            )
+            code = _run_jobs(queue, book, outcomes, workers, ray_address, progress, say)
+            report.interrupted, report.interrupt_code = bool(code), code or 130
         report.outcomes = [outcomes[s.job.name] for s in steps if s.job.name in outcomes]
     finally:
         book.close()
@@ -970,8 +971,9 @@ def _run_jobs(
     ray_address: str | None,
     progress: bool,
     say: Callable[[str], None],
-) -> bool:
-    """Run the queued jobs on a backend; returns True when interrupted (Ctrl-C)."""
+) -> int:
+    """Run the queued jobs on a backend; returns 0, or the exit code of an interrupt (130
+    Ctrl-C, 143 SIGTERM)."""
     from tqdm import tqdm
 
     run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -1012,19 +1014,19 @@ def _run_jobs(
                     took = f"{seconds:.1f} s" if seconds is not None else "-"
                     tail = f"{result.get('frames', 0)} frames" if state == "done" else detail
                     say(f"{state:<7} {job.name} ({took}): {tail}")
-        return False
-    except KeyboardInterrupt:
+        return 0
+    except KeyboardInterrupt as interrupt:
         if backend is not None:
             backend.cancel()
         for job in inflight.values():
-            for final in job.finals():  # a killed worker (Ray cancels by force) cannot clean up
+            for final in job.finals():  # a worker Ray's shutdown kills cannot clean up
                 for stale in io.stale_partials(final):
                     io.remove_path(stale)
             book.write(job.record("pending", error="interrupted", run=run_id))
             outcomes[job.name] = Outcome(job.name, "interrupted", None, "rerun to finish")
         for job in queue:
             outcomes[job.name] = Outcome(job.name, "pending", None, "not started")
-        return True
+        return 143 if type(interrupt).__name__ == "Terminated" else 130  # cli.Terminated
     finally:
         bar.close()
         if backend is not None:

@@ -78,17 +78,15 @@ class Background:
             self.info = io.probe(self.path)  # validates the clip before any work
 
     def _fit(self, img: np.ndarray) -> np.ndarray:
-        if not self.is_still and self.info.sar != 1:  # an anamorphic plate, as it is displayed
-            import cv2
+        import cv2
 
+        if not self.is_still and self.info.sar != 1:  # an anamorphic plate, as it is displayed
             h, w = img.shape[:2]
             img = cv2.resize(
                 img, (max(1, round(w * self.info.sar)), h), interpolation=cv2.INTER_LINEAR
             )
         out = fit_to(img, self.display_width, self.height, self.fit)
         if self.display_width != self.width:
-            import cv2
-
             out = cv2.resize(out, (self.width, self.height), interpolation=cv2.INTER_AREA)
         return out
 

@@ -18,7 +18,7 @@ decoded upright, as players show them (sizes in :class:`VideoInfo` are the uprig
 outputs are written upright with no rotation left to apply.
 
 The input's frame rate is kept exactly (a :class:`fractions.Fraction`), one output frame per input
-frame; variable-frame-rate footage (phones) keeps each frame's time (:func:`frame_timing`). Every
+frame; variable-frame-rate footage (phones) keeps each frame's time (:class:`Timing`). Every
 audio track of the input is stream-copied (re-encoded to AAC, channel layout kept, when the
 container cannot hold the codec), its clock shifted with the picture's when the clip starts late
 (camcorder MPEG-TS/MXF). A PNG sequence cannot hold audio, so the audio goes to ``audio.mka``
@@ -121,7 +121,8 @@ def probe(path: str | Path) -> VideoInfo:
             times = _variable_times(scan.times, Fraction(fps), interlaced)
             if times is not None and len(times) > 1:  # the average over the frames shown
                 fps = Fraction((len(times) - 1) / times[-1]).limit_denominator(1001000)
-            has_alpha = "a" in (stream.codec_context.pix_fmt or "").replace("gray", "")
+            pix_fmt = stream.codec_context.pix_fmt or ""
+            has_alpha = pix_fmt.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya"))
             has_alpha = has_alpha or _vpx_alpha_decoder(stream) is not None
             rotation = scan.rotation
             w, h = stream.codec_context.width, stream.codec_context.height
@@ -137,13 +138,7 @@ def probe(path: str | Path) -> VideoInfo:
                 fps=Fraction(fps),
                 num_frames=int(num),
                 has_audio=bool(container.streams.audio),
-                has_alpha=has_alpha
-                and (
-                    (stream.codec_context.pix_fmt or "").startswith(
-                        ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
-                    )
-                    or _vpx_alpha_decoder(stream) is not None
-                ),
+                has_alpha=has_alpha,
                 rotation=rotation,
                 sar=1 / sar if rotation % 180 else sar,
                 transfer=_transfer(stream),
@@ -264,19 +259,6 @@ class Timing:
 
     start: float = 0.0
     times: np.ndarray | None = None
-
-
-def frame_timing(path: str | Path) -> Timing:
-    """When the frames of a clip are shown (see :class:`Timing`); read with :func:`probe`.
-
-    A clip counts as variable-rate when some frame is off the ``i / fps`` grid by more than a
-    quarter frame; then :class:`VideoWriter` keeps the times instead of renumbering the frames,
-    which would drift the picture away from the audio.
-    """
-    if Path(path).is_dir():
-        return Timing()
-    info = probe(path)
-    return Timing(info.start, info.frame_times)
 
 
 def describe(path: str | Path) -> dict:
@@ -786,29 +768,24 @@ class VideoWriter:
         if self.timecode:  # MOV/MP4 get a timecode track: the clip conforms back in an edit
             stream.metadata["timecode"] = self.timecode
         self._last_pts = -1
+        # Colour tags. H.264 is converted to BT.709 here and tagged so: players assume 709 for
+        # HD and would shift the colours of untagged BT.601 output (FFmpeg's default matrix).
+        # ProRes keeps FFmpeg's default conversion (BT.601, video range): converting frames
+        # ahead of prores_ks brought back its alpha-row bug; it is tagged as what it is. Both
+        # carry sRGB's primaries and (near) curve: BT.709 (AVCOL_PRI_BT709, AVCOL_TRC_BT709).
+        from av.video.reformatter import ColorRange, Colorspace
+
+        matrix = Colorspace.ITU709 if self.kind == "h264" else Colorspace.SMPTE170M
+        cc = stream.codec_context
+        cc.colorspace, cc.color_range = matrix, ColorRange.MPEG
+        cc.color_primaries = cc.color_trc = 1
         self._to_yuv = None  # how write() converts RGB frames; None: the encoder's default
         if self.kind == "h264":
-            # BT.709, video range, tagged: players assume 709 for HD and would shift the colours
-            # of untagged BT.601 output (FFmpeg's default matrix); our decoder reads the tag.
-            # ProRes keeps FFmpeg's default conversion (BT.601 matrix, video range): converting
-            # frames ahead of prores_ks brought back its alpha-row bug. It is tagged as what it
-            # is (below), so players and compositors decode it with the right matrix.
-            from av.video.reformatter import ColorRange, Colorspace
-
-            cc = stream.codec_context
-            cc.colorspace, cc.color_range = Colorspace.ITU709, ColorRange.MPEG
-            cc.color_primaries = cc.color_trc = 1  # BT.709 (AVCOL_PRI_BT709, AVCOL_TRC_BT709)
             self._to_yuv = {
                 "format": stream.pix_fmt,
-                "dst_colorspace": Colorspace.ITU709,
+                "dst_colorspace": matrix,
                 "dst_color_range": ColorRange.MPEG,
             }
-        else:
-            from av.video.reformatter import ColorRange, Colorspace
-
-            cc = stream.codec_context
-            cc.colorspace, cc.color_range = Colorspace.SMPTE170M, ColorRange.MPEG
-            cc.color_primaries = cc.color_trc = 1  # sRGB's primaries and (near) curve: BT.709
         self._stream = stream
         if self.audio_from is not None:
             self._audio = _AudioCopier.open(
@@ -900,7 +877,7 @@ class VideoWriter:
         remove_path(self.tmp)
 
 
-# Layouts FFmpeg's AAC encoder takes (7.1 crashed it in PyAV 18); others are downmixed to stereo.
+# Layouts re-encoded audio keeps as they are (FFmpeg's AAC encoder takes them)
 _AAC_LAYOUTS = frozenset(("mono", "stereo", "2.1", "3.0", "quad", "4.0", "5.0", "5.1", "6.1"))
 # the same channels in AAC's standard order; 7.1 (which crashed FFmpeg's AAC encoder) → 5.1
 _AAC_EQUIVALENT = {"5.0(side)": "5.0", "5.1(side)": "5.1", "7.1": "5.1", "7.1(wide)": "5.1"}

@@ -46,15 +46,15 @@ VFR_TIMES = [i / 30 for i in range(8)] + [0.4 + i / 30 for i in range(6)] + [0.6
 
 
 def test_cfr_clip_has_no_frame_times(clip):
-    timing = io.frame_timing(clip)
-    assert timing.times is None and timing.start == pytest.approx(0, abs=1e-3)
+    info = io.probe(clip)
+    assert info.frame_times is None and info.start == pytest.approx(0, abs=1e-3)
 
 
 def test_variable_frame_rate_keeps_every_frame_time(tmp_path, background_png):
     src = write_clip(tmp_path / "vfr.mp4", n=len(VFR_TIMES), times=VFR_TIMES, fps=Fraction(30))
-    timing = io.frame_timing(src)
-    assert timing.times is not None
-    np.testing.assert_allclose(timing.times, VFR_TIMES, atol=1e-3)
+    times = io.probe(src).frame_times
+    assert times is not None
+    np.testing.assert_allclose(times, VFR_TIMES, atol=1e-3)
     out = run(src, tmp_path / "out.mp4", tmp_path, background_png)
     got = frame_times(out)
     # renumbering at the average rate would put frame 8 at ~0.37 s instead of 0.4 s
@@ -124,7 +124,7 @@ def test_interlaced_stream_is_never_variable_rate(tmp_path):
     as frame times would play the clip at double speed."""
     from test_io import interlaced_clip
 
-    assert io.frame_timing(interlaced_clip(tmp_path / "i.mp4")).times is None
+    assert io.probe(interlaced_clip(tmp_path / "i.mp4")).frame_times is None
 
 
 # ----------------------------------------------------------------------------- a beep to sync to

@@ -517,16 +517,9 @@ def harmonize_image(
         raise InputError("--keyframes animate a clip's light; an image has one frame")
     output = Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
-    if output.suffix.lower() not in io.FRAME_SUFFIXES:
-        raise InputError(
-            f"output {output}: {output.suffix or 'no suffix'} is not an image format; "
-            f"use {', '.join(sorted(io.FRAME_SUFFIXES))}"
-        )
-    if alpha_out is not None and alpha_out.suffix.lower() not in io.ALPHA_FRAME_SUFFIXES:
-        raise InputError(
-            f"--output-alpha {alpha_out}: {alpha_out.suffix or 'no suffix'} holds no alpha "
-            f"channel; use {', '.join(sorted(io.ALPHA_FRAME_SUFFIXES))}"
-        )
+    io.check_image_suffix(output, alpha=False)
+    if alpha_out is not None:
+        io.check_image_suffix(alpha_out, alpha=True)
     check_paths(
         Path(foreground),
         [output, alpha_out],

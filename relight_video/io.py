@@ -567,8 +567,9 @@ FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 ALPHA_FRAME_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}  # still formats that keep RGBA
 
 
-def _check_frame_suffix(path: Path, alpha: bool) -> None:
-    """A frame pattern must name an image format that can be written (and hold alpha)."""
+def check_image_suffix(path: Path, alpha: bool) -> None:
+    """An image output (a file or a frame pattern) must name a format that can be written, and
+    hold alpha when ``alpha``."""
     suffix = Path(path.name.replace("%", "")).suffix.lower()
     allowed = ALPHA_FRAME_SUFFIXES if alpha else FRAME_SUFFIXES
     if suffix not in allowed:
@@ -675,7 +676,7 @@ class VideoWriter:
             self.final = self.path.parent.resolve()
             self.pattern = self.path.name
             _pattern_regex(self.pattern)  # a bad pattern fails here, before any work
-            _check_frame_suffix(self.path, alpha)
+            check_image_suffix(self.path, alpha)
         elif self.kind == "png":
             self.final, self.pattern = self.path.resolve(), DEFAULT_FRAME_PATTERN
             _check_replaceable_render(self.final)

@@ -86,23 +86,10 @@ def check_alpha_clip(path: Path, info: io.VideoInfo) -> io.VideoInfo:
     return ainfo
 
 
-def _mask_images(folder: Path, width: int, height: int) -> Iterator[np.ndarray]:
-    for f in io._sequence_files(folder):
-        img = io.read_image(f)
-        if img.shape[:2] != (height, width):
-            raise InputError(
-                f"mask {f} is {img.shape[1]}x{img.shape[0]}, the first mask and the input are "
-                f"{width}x{height}"
-            )
-        yield img
-
-
 def _file_mattes(path: Path, frames: Iterator[np.ndarray], info: io.VideoInfo) -> Iterator[tuple]:
     ainfo = check_alpha_clip(path, info)
-    alpha_frames = (
-        io.read_frames(path, alpha=ainfo.has_alpha, backend="pyav")
-        if path.is_file()
-        else _mask_images(path, ainfo.width, ainfo.height)
-    )
+    # a folder is read with an alpha channel (opaque where the masks have none) and its
+    # frames' sizes checked by read_frames; alpha_from_image takes the luma of opaque masks
+    alpha_frames = io.read_frames(path, alpha=ainfo.has_alpha or path.is_dir(), backend="pyav")
     for frame, a in zip(frames, alpha_frames):
         yield alpha_from_image(a), frame

@@ -54,7 +54,7 @@ import click
 
 from relight_video import __version__, io
 from relight_video.config import RunConfig, from_dict, to_dict
-from relight_video.errors import InputError
+from relight_video.errors import InputError, Terminated
 
 BATCH_KEYS = ("input", "output", "glob", "output_dir")  # besides the RunConfig fields
 JOB_ONLY_KEYS = ("input", "output", "glob")  # meaningless in ``defaults``
@@ -114,6 +114,22 @@ class Job:
         if self.config is not None and self.config.output_alpha:
             outs.append(Path(self.config.output_alpha))
         return [p for p in outs if p is not None]
+
+    def reads(self) -> dict[str, Path]:
+        """The files this job's settings name for reading (``READ_KEYS``), by setting."""
+        settings = to_dict(self.config) if self.config is not None else self.settings
+        reads = {}
+        for key in READ_KEYS:
+            value = _lookup(settings, key)
+            if isinstance(value, str) and value != "self":
+                reads[key] = Path(value)
+        return reads
+
+    def remove_partials(self) -> None:
+        """Delete what a killed run of this job left under hidden temporary names."""
+        for final in self.finals():
+            for stale in io.stale_partials(final):
+                io.remove_path(stale)
 
     def claims(self) -> list[Path]:
         """What this job's outputs take for themselves: a file, a folder, or in a folder the
@@ -453,13 +469,11 @@ def job_hash(job: Job) -> str:
     included), the output path, the package version, and size + mtime of every file it reads
     (input, background, alpha, keyframes and the plates they name, checkpoint, ...)."""
     settings = to_dict(job.config) if job.config is not None else job.settings
-    reads = {}
-    for key in READ_KEYS:
-        value = _lookup(settings, key)
-        if isinstance(value, str) and value != "self":
-            reads[key] = _fingerprint(Path(value))
-            if key == "keyframes":
-                reads["keyframe plates"] = _keyframe_plates(Path(value))
+    reads: dict[str, Any] = {}
+    for key, path in job.reads().items():
+        reads[key] = _fingerprint(path)
+        if key == "keyframes":
+            reads["keyframe plates"] = _keyframe_plates(path)
     doc = {
         "version": __version__,
         "input": [str(job.input), _fingerprint(job.input)],
@@ -543,11 +557,8 @@ def _check_manifest_path(path: Path, job_file: Path, jobs: list[Job]) -> None:
             taken[Path(job.input).resolve()] = f"an input (line {job.line})"
         for out in job.finals():
             taken[out.resolve()] = f"an output (line {job.line})"
-        settings = to_dict(job.config) if job.config is not None else job.settings
-        for key in READ_KEYS:
-            value = _lookup(settings, key)
-            if isinstance(value, str) and value != "self":
-                taken[Path(value).resolve()] = f"the {key} of line {job.line}"
+        for key, read in job.reads().items():
+            taken[read.resolve()] = f"the {key} of line {job.line}"
     if path.resolve() in taken:
         raise InputError(f"--manifest {path} is {taken[path.resolve()]}")
     if path.is_dir():
@@ -622,9 +633,7 @@ def run_job(job: Job, progress: bool = False) -> dict[str, Any]:
     try:
         for out in job.outputs():  # a pattern's frames go into a folder made here
             out.parent.mkdir(parents=True, exist_ok=True)
-        for final in job.finals():
-            for stale in io.stale_partials(final):
-                io.remove_path(stale)
+        job.remove_partials()
         stats = harmonize_video(job.input, None, job.output, config=job.config, progress=progress)
         stages = {k: round(v, 3) for k, v in stats.stages.items()}
         result.update(ok=True, frames=stats.frames, stages=stages)
@@ -883,9 +892,12 @@ class Report:
     manifest: Path
     steps: list[Step]
     outcomes: list[Outcome] = field(default_factory=list)
-    interrupted: bool = False
-    interrupt_code: int = 130  # 130 for Ctrl-C, 143 for SIGTERM (as for ``run``)
+    interrupt_code: int = 0  # 130 when stopped by Ctrl-C, 143 by SIGTERM (as for ``run``)
     dry_run: bool = False
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupt_code != 0
 
     @property
     def exit_code(self) -> int:
@@ -956,7 +968,7 @@ def run_batch(
         if queue:
             say = say or (lambda text: tqdm.write(text, file=sys.stderr))
             code = _run_jobs(queue, book, outcomes, workers, ray_address, progress, say)
-            report.interrupted, report.interrupt_code = bool(code), code or 130
+            report.interrupt_code = code
         report.outcomes = [outcomes[s.job.name] for s in steps if s.job.name in outcomes]
     finally:
         book.close()
@@ -1019,14 +1031,12 @@ def _run_jobs(
         if backend is not None:
             backend.cancel()
         for job in inflight.values():
-            for final in job.finals():  # a worker Ray's shutdown kills cannot clean up
-                for stale in io.stale_partials(final):
-                    io.remove_path(stale)
+            job.remove_partials()  # a worker Ray's shutdown kills cannot clean up after itself
             book.write(job.record("pending", error="interrupted", run=run_id))
             outcomes[job.name] = Outcome(job.name, "interrupted", None, "rerun to finish")
         for job in queue:
             outcomes[job.name] = Outcome(job.name, "pending", None, "not started")
-        return 143 if type(interrupt).__name__ == "Terminated" else 130  # cli.Terminated
+        return 143 if isinstance(interrupt, Terminated) else 130
     finally:
         bar.close()
         if backend is not None:

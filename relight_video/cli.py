@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from relight_video.errors import InputError
+from relight_video.errors import InputError, Terminated
 
 # name -> "module:attribute" of a click command, imported on first use
 LAZY_COMMANDS = {
@@ -69,10 +69,6 @@ class LazyGroup(click.Group):
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C would be."""
 
 
 def _terminate(signum, frame):

@@ -102,6 +102,17 @@ def write_clip(
     return path
 
 
+def mux_video(container, stream, frames) -> None:
+    """Encode ``frames`` (``av.VideoFrame``), numbered 0, 1, 2 ..., into ``stream`` of the open
+    ``container``, then flush the encoder."""
+    for i, frame in enumerate(frames):
+        frame.pts = i
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
 @pytest.fixture
 def clip(tmp_path) -> Path:
     return write_clip(tmp_path / "in.mp4")

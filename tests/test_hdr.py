@@ -8,6 +8,7 @@ import sys
 import av
 import numpy as np
 import pytest
+from conftest import mux_video
 
 from relight_video import hdr, io
 
@@ -29,16 +30,12 @@ def hlg_clip(path, signals, n=3):
         y = np.zeros((h, w), np.uint16)
         for i, v in enumerate(signals):
             y[:, 32 * i : 32 * (i + 1)] = round(64 + 876 * v)  # 10-bit video range, neutral
-        for k in range(n):
-            f = av.VideoFrame(w, h, "yuv444p10le")
+        frames = [av.VideoFrame(w, h, "yuv444p10le") for _ in range(n)]
+        for f in frames:
             for plane, value in zip(f.planes, (y, 512, 512)):
                 arr = np.broadcast_to(np.asarray(value, np.uint16), (h, w))
                 plane.update(np.ascontiguousarray(arr).tobytes())
-            f.pts = k
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+        mux_video(c, s, frames)
     return path
 
 

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import leftovers, write_clip
+from conftest import leftovers, mux_video, write_clip
 
 from relight_video import io
 from relight_video.errors import InputError
@@ -272,13 +272,7 @@ def test_webm_vp9_alpha_is_read(tmp_path):
     with av.open(str(path), "w") as c:
         s = c.add_stream("libvpx-vp9", rate=24)
         s.width, s.height, s.pix_fmt = 64, 48, "yuva420p"
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(rgba, format="rgba")
-            f.pts = i
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+        mux_video(c, s, [av.VideoFrame.from_ndarray(rgba, format="rgba") for _ in range(3)])
     assert io.probe(path).has_alpha
     frames = list(io.read_frames(path, alpha=True))
     assert len(frames) == 3
@@ -306,15 +300,12 @@ def interlaced_clip(path, n: int = 8):
         s.codec_context.flags |= av.codec.context.Flags.interlaced_dct
         s.codec_context.flags |= av.codec.context.Flags.interlaced_me
         s.options = {"x264-params": "tff=1", "crf": "10"}
+        frames = []
         for k in range(n):
             img = field_image(2 * k)
             img[1::2] = field_image(2 * k + 1)[1::2]  # bottom field: the later instant
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = k
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+            frames.append(av.VideoFrame.from_ndarray(img, format="rgb24"))
+        mux_video(c, s, frames)
     return path
 
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest import synthetic_greenscreen, write_clip
+from conftest import mux_video, synthetic_greenscreen, write_clip
 
 from relight_video import io
 from relight_video.harmonize import harmonize_video
@@ -156,13 +156,7 @@ def beep_clip(path, *, n=48, fps=24, beep_at=1.0, audio_codec="aac", audio_start
                     c.mux(p)
         for p in aus.encode(None):
             c.mux(p)
-        for i, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts = i
-            for p in vs.encode(vf):
-                c.mux(p)
-        for p in vs.encode(None):
-            c.mux(p)
+        mux_video(c, vs, [av.VideoFrame.from_ndarray(f, format="rgb24") for f in frames])
     return path
 
 

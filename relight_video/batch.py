@@ -54,7 +54,7 @@ import click
 
 from relight_video import __version__, io
 from relight_video.config import RunConfig, from_dict, to_dict
-from relight_video.errors import InputError, Terminated
+from relight_video.errors import InputError, interrupt_code
 
 BATCH_KEYS = ("input", "output", "glob", "output_dir")  # besides the RunConfig fields
 JOB_ONLY_KEYS = ("input", "output", "glob")  # meaningless in ``defaults``
@@ -1036,7 +1036,7 @@ def _run_jobs(
             outcomes[job.name] = Outcome(job.name, "interrupted", None, "rerun to finish")
         for job in queue:
             outcomes[job.name] = Outcome(job.name, "pending", None, "not started")
-        return 143 if isinstance(interrupt, Terminated) else 130
+        return interrupt_code(interrupt)
     finally:
         bar.close()
         if backend is not None:

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from relight_video.errors import InputError, Terminated
+from relight_video.errors import InputError, Terminated, interrupt_code, on_sigterm
 
 # name -> "module:attribute" of a click command, imported on first use
 LAZY_COMMANDS = {
@@ -52,7 +52,8 @@ class LazyGroup(click.Group):
         # SIGTERM (kill, a render farm's job stop) unwinds like Ctrl-C, so the partial output
         # is deleted instead of being left behind under its hidden temporary name
         main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+        Terminated.received = False
+        previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
         try:
             return super().invoke(ctx)
         except (InputError, OSError) as e:  # OSError: a full disk, a folder we may not write
@@ -65,14 +66,10 @@ class LazyGroup(click.Group):
             ctx.exit(2)
         except KeyboardInterrupt as e:
             click.echo("interrupted: no output was written", err=True)
-            ctx.exit(143 if isinstance(e, Terminated) else 130)
+            ctx.exit(interrupt_code(e))
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
-
-
-def _terminate(signum, frame):
-    raise Terminated
 
 
 def _module_exists(target: str) -> bool:

@@ -1,6 +1,7 @@
 """End-to-end CLI runs and every bad input of the foundation issue: one line, exit 2, no output."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -323,6 +324,27 @@ def test_sigterm_leaves_no_output(tmp_path, background_png):
     assert proc.returncode == 143, err
     assert "interrupted" in err and "Traceback" not in err
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_sigterm_exit_code_survives_a_library_that_swaps_the_interrupt(monkeypatch):
+    """Ray's ray.wait catches the handler's Terminated and raises a plain KeyboardInterrupt in
+    its place; a stopped job must still exit 143, not 130 (Ctrl-C)."""
+    from relight_video import errors
+
+    def swallowing_wait(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt from None
+
+    monkeypatch.setattr(io, "describe", swallowing_wait)
+    r = invoke("probe", "any.mp4")
+    assert r.exit_code == 143, r.output
+    assert errors.interrupt_code(KeyboardInterrupt()) == 143  # until the next command starts
+    monkeypatch.undo()
+    assert invoke("probe", "missing.mp4").exit_code == 2
+    assert errors.interrupt_code(KeyboardInterrupt()) == 130
 
 
 def test_probe_reports_what_the_tool_sees(tmp_path):

@@ -43,3 +43,40 @@ def test_no_screen_is_a_clear_error():
     grey = np.full((90, 160, 3), 128, np.uint8)
     with pytest.raises(InputError, match="no green screen"):
         estimate_key(grey, "green")
+
+
+def _uneven_screen_disc(h=180, w=320, falloff=2.0, seed=0):
+    """A grey disc with a soft (linear) edge on a green screen lit ``falloff`` times brighter
+    on the right than on the left, as real screens are; returns (frame, alpha, fg colour)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    light = 1.0 / falloff + (1.0 - 1.0 / falloff) * xx / (w - 1)
+    screen = np.stack([50 * light, 175 * light, 70 * light], -1)
+    r = np.hypot((xx - w * 0.55) / (w * 0.2), (yy - h * 0.6) / (h * 0.35))
+    alpha = np.clip(1.2 - r, 0.0, 1.0)
+    fg = np.array([140.0, 130.0, 125.0])
+    img = fg * alpha[..., None] + screen * (1 - alpha[..., None]) + rng.normal(0, 2, (h, w, 3))
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8), alpha, fg
+
+
+def test_unevenly_lit_screen_leaves_no_veil():
+    """One key colour from the border left a veil of partial alpha over the darker side of
+    the screen (23% of its pixels above 0.05); the local screen colour clears it."""
+    frame, alpha, _ = _uneven_screen_disc()
+    a, _ = ChromaKeyer("green")(frame)
+    screen = alpha == 0
+    assert (a[screen] > 0.05).mean() < 0.001, (a[screen] > 0.05).mean()
+    assert (a[alpha == 1] > 0.99).mean() > 0.999  # the subject stays solid
+
+
+def test_soft_edge_is_unmixed_from_the_screen():
+    """Semi-transparent pixels hold part of the screen colour; composited over a new plate
+    they must show that plate, not green: the soft band's error against the true composite
+    drops (17.5 levels with despill alone on this frame, 15.4 un-mixed)."""
+    frame, alpha, fg = _uneven_screen_disc(falloff=1.0)
+    a, f = ChromaKeyer("green")(frame)
+    soft = (alpha > 0.05) & (alpha < 0.95)
+    plate = np.array([200.0, 60.0, 200.0])
+    truth = alpha[..., None] * fg + (1 - alpha[..., None]) * plate
+    comp = a[..., None] * f + (1 - a[..., None]) * plate
+    assert np.abs(comp - truth)[soft].mean() < 16.0

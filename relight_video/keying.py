@@ -67,19 +67,30 @@ def estimate_key(frame: np.ndarray, mode: str = "auto") -> KeyColour:
     """
     px = border_pixels(frame)
     r, g, b = px[:, 0], px[:, 1], px[:, 2]
+    # asked for by name, a darker or paler screen is accepted; ``auto`` (the default when no
+    # matte is given) stays strict, so that grass or a green wall at the border is not a screen
+    lead, level = (20, 40) if mode == "auto" else (10, 20)
     candidates = {
-        "green": (g - np.maximum(r, b) > 20) & (g > 40),
-        "blue": (b - np.maximum(r, g) > 20) & (b > 40),
+        "green": (g - np.maximum(r, b) > lead) & (g > level),
+        "blue": (b - np.maximum(r, g) > lead) & (b > level),
     }
+    asked = mode
     if mode == "auto":
         mode = max(candidates, key=lambda k: candidates[k].sum())
     elif mode not in candidates:
         raise InputError(f"key: expected green, blue or auto, got {mode!r}")
     sel = candidates[mode]
     if sel.mean() < 0.15:
+        found = f"{100 * sel.mean():.0f}% of border pixels are {mode}"
+        if asked == "auto":
+            raise InputError(
+                f"no green or blue screen found on the frame border ({found}); "
+                "use --alpha or --matte person"
+            )
+        other = "blue" if mode == "green" else "green"
         raise InputError(
-            f"no {mode} screen found on the frame border ({100 * sel.mean():.0f}% of border pixels "
-            f"are {mode}); use --key auto/blue, --alpha or --matte person"
+            f"no {mode} screen found on the frame border ({found}); "
+            f"use --key {other}/auto, --alpha or --matte person"
         )
     return KeyColour(rgb=np.median(px[sel], axis=0).astype(np.float32), channel=_CHANNEL[mode])
 

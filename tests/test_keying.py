@@ -80,3 +80,15 @@ def test_soft_edge_is_unmixed_from_the_screen():
     truth = alpha[..., None] * fg + (1 - alpha[..., None]) * plate
     comp = a[..., None] * f + (1 - a[..., None]) * plate
     assert np.abs(comp - truth)[soft].mean() < 16.0
+
+
+def test_a_dark_screen_keys_when_named_but_auto_stays_strict():
+    """An underexposed screen (G about 30) was refused even with --key green, with a hint to
+    try --key auto/blue; named, it keys. ``auto`` (used when nothing is said) still refuses
+    it, so that a green wall or grass at a frame's border is not taken for a screen."""
+    frame, alpha = synthetic_greenscreen(320, 180, 0.0)
+    dark = (frame.astype(np.float32) * 0.15).astype(np.uint8)
+    a, _ = ChromaKeyer("green")(dark)
+    assert iou(a > 0.5, alpha > 0.5) >= 0.95
+    with pytest.raises(InputError, match="no green or blue screen found.*--matte person"):
+        estimate_key(dark, "auto")

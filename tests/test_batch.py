@@ -541,3 +541,21 @@ def test_yaml_merge_keys_share_settings_between_jobs(tmp_path):
     studio, sunset = frames(tmp_path / "out" / "a.mp4"), frames(tmp_path / "out" / "a_sunset.mp4")
     assert len(studio) == len(sunset) == 6
     assert np.abs(studio.astype(int) - sunset).mean() > 5  # the job's own background won
+
+
+def test_pool_workers_share_the_cores(monkeypatch):
+    """Each worker process's PyTorch started a thread per core, so two workers on two cores
+    ran four spinning OpenMP threads: 4 diffusion jobs took 164 s instead of 23 s. Each
+    worker now gets its share of the cores."""
+    import torch
+
+    from relight_video.batch import PoolBackend
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # read by the parent, passed to the workers
+    backend = PoolBackend(2)
+    try:
+        threads = backend._executor().submit(torch.get_num_threads).result(timeout=120)
+    finally:
+        backend.close()
+    assert threads == 1

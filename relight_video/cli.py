@@ -131,7 +131,7 @@ def _common_options(f):
         click.option(
             "--env-map",
             default=None,
-            help="Light from this HDR environment map (.exr/.hdr; diffusion engine, stage-2 "
+            help="Light from this HDR environment map (.exr/.hdr/.npy; diffusion engine, stage-2 "
             "checkpoint). Without -b the background is a view of the map.",
         ),
         click.option(

@@ -109,7 +109,9 @@ def screen_field(frame: np.ndarray, key: KeyColour, max_side: int = 64) -> np.nd
     h, w = frame.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    step = max(1, max(h, w) // (4 * max_side))  # a strided view first: no full-frame pass
+    small = cv2.resize(frame[::step, ::step], size, interpolation=cv2.INTER_AREA)
+    small = small.astype(np.float32)
     p = key.channel
     q = [c for c in range(3) if c != p]
     dominant = np.maximum(small[..., p], 1.0)
@@ -184,12 +186,13 @@ def key_frame(
     h, w = frame.shape[:2]
     p = key.channel
     q1, q2 = (c for c in range(3) if c != p)
-    screen = cv2.resize(np.clip(field + 0.5, 0, 255).astype(np.uint8), (w, h))  # bilinear
-    planes, k_planes = list(cv2.split(frame)), cv2.split(screen)
+    planes = list(cv2.split(frame))
     excess = cv2.subtract(planes[p], cv2.max(planes[q1], planes[q2]))  # uint8, saturates at 0
-    # the screen's own difference, floored so that a dark corner does not turn noise into matte
-    floor = min(255, round(max(0.25 * key.difference, 8.0)))
-    k_diff = cv2.max(cv2.subtract(k_planes[p], cv2.max(k_planes[q1], k_planes[q2])), floor)
+    # the screen's own difference at every pixel (upsampled from the small field, one plane),
+    # floored so that a dark corner does not turn noise into matte
+    floor = max(0.25 * key.difference, 8.0)
+    k_diff = field[..., p] - np.maximum(field[..., q1], field[..., q2])
+    k_diff = cv2.resize(np.clip(k_diff + 0.5, floor, 255).astype(np.uint8), (w, h))
     # s = excess / k_diff in fixed point (bg_level at 250: steps of 1/250 of the soft range's
     # end), then alpha from s by a lookup table: all 8-bit, a few ms at 1080p
     scale = 250.0 / bg_level
@@ -199,30 +202,44 @@ def key_frame(
     alpha_u8 = cv2.LUT(s_u8, (lut * 255.0 + 0.5).astype(np.uint8))
     if matte_blur > 0:  # 8-bit blur: fixed point in OpenCV, 3x cheaper than float at 1080p
         alpha_u8 = cv2.GaussianBlur(alpha_u8, (0, 0), matte_blur)
-    alpha = alpha_u8.astype(np.float32) * (1.0 / 255.0)
-    fg = _unmix(frame, screen, alpha_u8)
-    if spill > 0:
-        planes = list(cv2.split(fg))
-        excess = cv2.subtract(planes[p], cv2.max(planes[q1], planes[q2]))
+    _unmix(planes, excess, field, alpha_u8, p)
+    if spill > 0:  # the key channel's excess over the others, removed
         planes[p] = cv2.subtract(planes[p], cv2.convertScaleAbs(excess, alpha=spill))
-        fg = cv2.merge(planes)
-    return alpha, fg
+    return alpha_u8.astype(np.float32) * (1.0 / 255.0), cv2.merge(planes)
 
 
-def _unmix(frame: np.ndarray, screen: np.ndarray, alpha_u8: np.ndarray) -> np.ndarray:
-    """``F = (C − (1 − α)·K) / α`` on the soft edge (0 < α < 1); ``C`` elsewhere."""
+def _sample(field: np.ndarray, points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear samples ``(N, 3)`` of a small ``field`` at full-frame pixels ``points`` (x, y) of
+    a frame of ``shape`` (as ``cv2.resize`` would upsample it there)."""
+    fh, fw = field.shape[:2]
+    x = np.clip((points[:, 0] + 0.5) * (fw / shape[1]) - 0.5, 0, fw - 1)
+    y = np.clip((points[:, 1] + 0.5) * (fh / shape[0]) - 0.5, 0, fh - 1)
+    x0, y0 = np.floor(x).astype(np.intp), np.floor(y).astype(np.intp)
+    x1, y1 = np.minimum(x0 + 1, fw - 1), np.minimum(y0 + 1, fh - 1)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    top = field[y0, x0] * (1 - fx) + field[y0, x1] * fx
+    bottom = field[y1, x0] * (1 - fx) + field[y1, x1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+
+
+def _unmix(planes, excess, field, alpha_u8, p: int) -> None:
+    """Un-mix the soft edge (0 < α < 1) in place: ``F = (C − (1 − α)·K) / α``, with ``K`` the
+    screen field sampled there; ``excess`` is updated to the un-mixed colours."""
     import cv2
 
-    out = frame.copy()
     points = cv2.findNonZero(cv2.inRange(alpha_u8, 1, 254))  # x, y pairs; fast when few
     if points is None:
-        return out
+        return
     points = points.reshape(-1, 2)
+    k = _sample(field, points, alpha_u8.shape)
     soft = (points[:, 1], points[:, 0])
     a = alpha_u8[soft].astype(np.float32)[:, None] * (1.0 / 255.0)
-    mixed = frame[soft].astype(np.float32) - (1.0 - a) * screen[soft]
-    out[soft] = np.clip(mixed / np.maximum(a, 0.1) + 0.5, 0, 255).astype(np.uint8)
-    return out
+    mixed = np.stack([plane[soft] for plane in planes], axis=1).astype(np.float32)
+    f = np.clip((mixed - (1.0 - a) * k) / np.maximum(a, 0.1) + 0.5, 0, 255).astype(np.uint8)
+    for c, plane in enumerate(planes):
+        plane[soft] = f[:, c]
+    others = np.delete(f, p, axis=1).max(axis=1)
+    excess[soft] = np.clip(f[:, p].astype(np.int16) - others, 0, 255).astype(np.uint8)
 
 
 class ChromaKeyer:

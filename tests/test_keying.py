@@ -92,3 +92,18 @@ def test_a_dark_screen_keys_when_named_but_auto_stays_strict():
     assert iou(a > 0.5, alpha > 0.5) >= 0.95
     with pytest.raises(InputError, match="no green or blue screen found.*--matte person"):
         estimate_key(dark, "auto")
+
+
+def test_a_wide_soft_edge_keys():
+    """A matte soft over more than 32767 pixels (a long motion blur, a defocused subject)
+    crashed an OpenCV remap in the un-mixing; the soft ramp must come out as a ramp."""
+    h, w = 720, 480
+    ramp = np.clip((np.arange(w) - 100) / 260.0, 0.0, 1.0)  # screen at the left, subject right
+    alpha = np.broadcast_to(ramp, (h, w)).astype(np.float32)
+    frame = alpha[..., None] * np.array([150.0, 120.0, 110.0]) + (1 - alpha[..., None]) * np.array(
+        [50.0, 175.0, 70.0]
+    )
+    a, _ = ChromaKeyer("green")(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
+    row = a[h // 2]
+    assert ((a > 0.01) & (a < 0.99)).sum() > 32767
+    assert row[50] == 0 and row[-1] == 1 and np.all(np.diff(row[100:380]) >= -1e-6)

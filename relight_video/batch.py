@@ -63,6 +63,7 @@ MATTE_KEYS = ("key", "alpha", "matte")  # one way to pull the matte: a job's cho
 READ_KEYS = (
     "background",
     "alpha",
+    "garbage",
     "matte_model",
     "keyframes",
     "env_map",

@@ -117,6 +117,12 @@ def _common_options(f):
             help="How the background is fitted to the frame (default cover).",
         ),
         click.option(
+            "--garbage",
+            default=None,
+            help="Garbage matte: a mask image, black where the subject can never be (the studio "
+            "past the screen's edge, rigs); it multiplies the matte.",
+        ),
+        click.option(
             "--output-alpha",
             default=None,
             help="Also write the harmonized foreground with straight alpha (.mov/.png).",

@@ -96,6 +96,7 @@ class RunConfig:
     engine: str = "diffusion"
     key: str | None = None  # green | blue | auto
     alpha: str | None = None  # alpha clip / PNG folder / "self" (the clip's own alpha)
+    garbage: str | None = None  # mask image: black where the subject can never be
     matte: str | None = None  # person
     matte_model: str | None = None  # selfie_segmentation.tflite (default: the installed one)
     background: str | None = None

@@ -342,7 +342,7 @@ def harmonize_video(
     """
     from tqdm import tqdm
 
-    from relight_video.matte import mattes
+    from relight_video.matte import garbage_matte, mattes
 
     # 1. check inputs
     _check_path_argument("background", background)
@@ -400,7 +400,10 @@ def harmonize_video(
         keyframes if isinstance(keyframes, (str, Path)) else cfg.keyframes
     )
     sources["the matte"] = cfg.alpha if cfg.alpha != "self" else None
+    sources["the garbage matte"] = cfg.garbage
     check_paths(input_path, [output_path, alpha_out], sources)
+    if cfg.garbage:  # read (and size-checked) before any output is opened
+        garbage_matte(cfg.garbage, info.width, info.height)
     plates = {
         path: Background(
             path,
@@ -503,7 +506,7 @@ def harmonize_image(
     """Harmonize one image. ``foreground`` may be RGBA (then ``alpha`` is optional); without
     either, the chroma key pulls the matte. Writes ``output`` (PNG/JPEG) and returns it."""
     from relight_video.keying import ChromaKeyer
-    from relight_video.matte import alpha_from_image
+    from relight_video.matte import alpha_from_image, garbage_matte
 
     _check_path_argument("background", background)
     cfg = config or RunConfig()
@@ -523,7 +526,7 @@ def harmonize_image(
     check_paths(
         Path(foreground),
         [output, alpha_out],
-        {"the background": cfg.background, "the matte": alpha},
+        {"the background": cfg.background, "the matte": alpha, "the garbage matte": cfg.garbage},
     )
     img = io.read_image(foreground)
     fg = io._to_channels(img, 3)
@@ -547,6 +550,8 @@ def harmonize_image(
             matte_blur=k.matte_blur,
         )(fg)
     h, w = fg.shape[:2]
+    if cfg.garbage:
+        a = a * garbage_matte(cfg.garbage, w, h)
     envs = EnvMaps(cfg)
     if cfg.background:
         plate = next(Background(cfg.background, w, h, fit=cfg.fit).frames())

@@ -39,8 +39,33 @@ def describe_source(cfg: RunConfig) -> str:
     return f"{cfg.key or 'auto'} chroma key"
 
 
+def garbage_matte(path: str | Path, width: int, height: int) -> np.ndarray:
+    """The garbage matte ``path`` (a mask image, black where the subject can never be) as
+    ``(height, width) float32`` in [0, 1]; a mask of another size with the frame's shape is
+    scaled to it."""
+    import cv2
+
+    mask = alpha_from_image(io.read_image(path))
+    h, w = mask.shape
+    if (w, h) != (width, height):
+        if abs(w / h - width / height) > 0.01 * width / height:
+            raise InputError(f"garbage matte {path} is {w}x{h}, the frames are {width}x{height}")
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+    return mask
+
+
 def mattes(cfg: RunConfig, input_path: Path, info: io.VideoInfo) -> Iterator[tuple]:
-    """Iterate ``(alpha, foreground)`` for each frame of ``input_path`` (streaming)."""
+    """Iterate ``(alpha, foreground)`` for each frame of ``input_path`` (streaming), times the
+    garbage matte when there is one."""
+    if cfg.garbage is None:
+        yield from _mattes(cfg, input_path, info)
+        return
+    mask = garbage_matte(cfg.garbage, info.width, info.height)
+    for alpha, fg in _mattes(cfg, input_path, info):
+        yield alpha * mask, fg
+
+
+def _mattes(cfg: RunConfig, input_path: Path, info: io.VideoInfo) -> Iterator[tuple]:
     if cfg.alpha == "self":
         if not info.has_alpha:
             raise InputError(f"--alpha self: {input_path} has no alpha channel")

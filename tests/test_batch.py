@@ -559,3 +559,21 @@ def test_pool_workers_share_the_cores(monkeypatch):
     finally:
         backend.close()
     assert threads == 1
+
+
+def test_garbage_matte_is_read_from_the_job_folder_and_hashed(tmp_path, monkeypatch):
+    from relight_video.batch import load_job_file
+
+    jobs = make_project(
+        tmp_path,
+        "defaults: {key: green, garbage: mask.png}\njobs:\n"
+        "  - {input: clips/a.mp4, output: out/a.mp4}\n",
+    )
+    io.write_image(tmp_path / "mask.png", np.full((48, 64), 255, np.uint8))
+    monkeypatch.chdir("/")
+    (job,) = load_job_file(jobs)
+    assert job.config.garbage == str(tmp_path / "mask.png")
+    io.write_image(tmp_path / "mask.png", np.zeros((48, 64), np.uint8))
+    os.utime(tmp_path / "mask.png", ns=(1, 1))
+    (again,) = load_job_file(jobs)
+    assert again.hash != job.hash

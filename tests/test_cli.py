@@ -403,3 +403,38 @@ def test_usage_errors_are_one_line_too(tmp_path, clip, background_png):
     r = invoke("run", clip, "-b", background_png)  # no -o
     assert r.exit_code == 2, r.output
     assert r.output.strip() == "error: Missing option '-o' / '--output'. (see 'main run --help')"
+
+
+def test_garbage_matte_removes_what_the_key_cannot(tmp_path, background_png):
+    """A grey studio wall past the screen's right edge keys as subject (it is not green); a
+    garbage matte, black there, takes it out of the clip and the image without touching the
+    subject. A garbage matte of another shape is refused before anything is written."""
+    frames = []
+    for t in range(4):
+        frame, _ = synthetic_greenscreen(160, 96, 0.2 * t)
+        frame[:, 140:] = 128  # the studio
+        frames.append(frame)
+    clip = write_clip(tmp_path / "studio.mp4", frames)
+    mask = np.full((96, 160), 255, np.uint8)
+    mask[:, 136:] = 0
+    io.write_image(tmp_path / "garbage.png", mask)
+    args = ["--key", "green", "--engine", "composite", "-b", background_png]
+    for garbage, name in ((None, "plain"), (tmp_path / "garbage.png", "held")):
+        extra = ["--garbage", garbage] if garbage else []
+        r = invoke("run", clip, *args, *extra, "-o", tmp_path / f"{name}.mp4",
+                   "--output-alpha", tmp_path / f"{name}_%03d.png", "-q")  # fmt: skip
+        assert r.exit_code == 0, r.output
+    plain = io.read_image(tmp_path / "plain_000.png")[..., 3]
+    held = io.read_image(tmp_path / "held_000.png")[..., 3]
+    assert plain[:, 145:].min() == 255 and held[:, 145:].max() == 0
+    assert np.array_equal(plain[:, 40:120], held[:, 40:120])  # the subject is untouched
+    io.write_image(tmp_path / "fg.png", frames[0])
+    r = invoke("image", tmp_path / "fg.png", *args, "--garbage", tmp_path / "garbage.png",
+               "-o", tmp_path / "one.png", "--output-alpha", tmp_path / "one_a.png")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert io.read_image(tmp_path / "one_a.png")[:, 145:, 3].max() == 0
+    io.write_image(tmp_path / "square.png", np.full((96, 96), 255, np.uint8))
+    out = tmp_path / "no.mp4"
+    r = invoke("run", clip, *args, "--garbage", tmp_path / "square.png", "-o", out, "-q")
+    assert r.exit_code == 2 and "garbage matte" in r.output and "is 96x96" in r.output
+    assert not out.exists() and leftovers(tmp_path) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
@@ -56,6 +57,10 @@ class LazyGroup(click.Group):
         previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # `relight-video probe clip | head`: the reader has gone
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+            ctx.exit(141)  # 128 + SIGPIPE, as a shell tool killed by the pipe
         except (InputError, OSError) as e:  # OSError: a full disk, a folder we may not write
             click.echo(f"error: {' '.join(str(e).split())}", err=True)  # always one line
             ctx.exit(2)

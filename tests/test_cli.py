@@ -438,3 +438,18 @@ def test_garbage_matte_removes_what_the_key_cannot(tmp_path, background_png):
     r = invoke("run", clip, *args, "--garbage", tmp_path / "square.png", "-o", out, "-q")
     assert r.exit_code == 2 and "garbage matte" in r.output and "is 96x96" in r.output
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`relight-video probe clip | head -1` printed "error: [Errno 32] Broken pipe" (exit 2);
+    a reader that goes away ends the command quietly with 141, as for any shell tool."""
+    clip = write_clip(tmp_path / "a.mp4", n=3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relight_video.cli", "probe", str(clip)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert proc.returncode == 141 and err == "", (proc.returncode, err)

@@ -197,6 +197,12 @@ def _common_options(f):
     help="RAFT weights file; use with --set temporal.flow_backend=raft_small|raft_large.",
 )
 @click.option("--keyframes", default=None, help="Keyframed lighting YAML (see README).")
+@click.option(
+    "--fps",
+    default=None,
+    help="Frame rate of an image-sequence INPUT: 25, 23.976 (= 24000/1001), 30000/1001 "
+    "(default 24).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run(input, output, config_path, overrides, temporal, flow_weights, quiet, **options):
     """Harmonize the clip INPUT into a background and write OUTPUT (.mp4, .mov or a folder)."""

@@ -12,6 +12,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,9 @@ class RunConfig:
     fit: str = "cover"
     background_loop: bool = True  # a background clip shorter than the input loops (else holds)
     working_size: int = 128  # long side, in px, of the resolution the engine works at
+    # frame rate of an image-sequence input: 25, 23.976 (read as 24000/1001), "30000/1001";
+    # None: 24. A clip keeps its own rate.
+    fps: Any = None
     output_alpha: str | None = None
     keyframes: str | None = None  # keyframed lighting YAML (see relight_video.keyframes)
     env_map: str | None = None  # light from this HDR map (.exr/.hdr; needs a stage-2 checkpoint)
@@ -128,6 +132,8 @@ class RunConfig:
             raise InputError("give only one of --key, --alpha, --matte")
         if self.fit not in FITS:
             raise InputError(f"fit: expected one of {', '.join(FITS)}, got {self.fit!r}")
+        if self.fps is not None:
+            parse_rate(self.fps)
         if not 16 <= self.working_size <= 4096:
             raise InputError(f"working_size: expected 16..4096, got {self.working_size}")
         if not 0 <= self.encode.crf <= 51:
@@ -185,6 +191,30 @@ class RunConfig:
         if not 0.0 <= self.classical.temporal_smoothing < 1.0:
             raise InputError("classical.temporal_smoothing: expected 0 <= value < 1")
         return self
+
+
+NTSC = (24, 30, 48, 60, 120)  # rates written as N × 1000/1001 in practice
+
+
+def parse_rate(value: Any) -> Fraction:
+    """A frame rate from ``25``, ``23.976``, ``"24000/1001"``: a positive Fraction. Decimals
+    within 0.002 of an NTSC rate (N × 1000/1001) are read as that rate."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        rate = Fraction(value) if isinstance(value, float) else Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise InputError(
+            f"fps: expected a frame rate like 25, 23.976 or 24000/1001, got {value!r}"
+        ) from None
+    if not 0 < rate <= 1000:
+        raise InputError(f"fps: expected a rate in (0, 1000], got {value!r}")
+    if rate.denominator != 1001:
+        for n in NTSC:
+            ntsc = Fraction(n * 1000, 1001)
+            if rate != n and abs(rate - ntsc) < Fraction(2, 1000):
+                return ntsc
+    return rate.limit_denominator(1_000_000)
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:

@@ -14,6 +14,7 @@ Frames stream through: memory is flat in clip length.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import threading
 import time
@@ -25,7 +26,7 @@ import numpy as np
 
 from relight_video import io
 from relight_video.background import Background
-from relight_video.config import RunConfig, load_run_config
+from relight_video.config import RunConfig, load_run_config, parse_rate
 from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain
 from relight_video.engines import Engine, make_engine
 from relight_video.errors import InputError
@@ -360,6 +361,13 @@ def harmonize_video(
     input_path, output_path = Path(input), Path(output)
     alpha_out = Path(cfg.output_alpha) if cfg.output_alpha else None
     info = io.probe(input_path)
+    if cfg.fps is not None:
+        if not input_path.is_dir():
+            raise InputError(
+                f"--fps sets an image sequence's frame rate; {input_path} is a clip "
+                f"({float(info.fps):g} fps, kept)"
+            )
+        info = dataclasses.replace(info, fps=parse_rate(cfg.fps))
     if info.interlaced:
         print(
             f"note: {input_path.name} is interlaced; it is deinterlaced (bwdif) and the output "

@@ -453,3 +453,22 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=60)
     assert proc.returncode == 141 and err == "", (proc.returncode, err)
+
+
+def test_fps_sets_an_image_sequences_rate(tmp_path, background_png):
+    """An image sequence was always written at 24 fps, with no way to say 25 or 23.976."""
+    folder = tmp_path / "plates"
+    folder.mkdir()
+    for i in range(3):
+        frame, _ = synthetic_greenscreen(96, 64, 0.2 * i)
+        io.write_image(folder / f"plate.{i:04d}.png", frame)
+    args = ["-b", background_png, "--key", "green", "--engine", "composite", "-q"]
+    r = invoke("run", folder, *args, "--fps", "23.976", "-o", tmp_path / "a.mp4")
+    assert r.exit_code == 0, r.output
+    assert io.probe(tmp_path / "a.mp4").fps == Fraction(24000, 1001)
+    clip = write_clip(tmp_path / "c.mp4", n=3)
+    r = invoke("run", clip, *args, "--fps", "25", "-o", tmp_path / "b.mp4")
+    assert r.exit_code == 2 and "is a clip (24 fps, kept)" in r.output, r.output
+    r = invoke("run", folder, *args, "--fps", "fast", "-o", tmp_path / "b.mp4")
+    assert r.exit_code == 2 and "fps: expected a frame rate" in r.output, r.output
+    assert not (tmp_path / "b.mp4").exists()

@@ -1,6 +1,8 @@
+from fractions import Fraction
+
 import pytest
 
-from relight_video.config import load_run_config
+from relight_video.config import load_run_config, parse_rate
 from relight_video.errors import InputError
 
 
@@ -52,3 +54,18 @@ def test_bad_override():
 def test_only_one_matte_source():
     with pytest.raises(InputError, match="only one of"):
         load_run_config(None, (), key="green", alpha="a.mp4")
+
+
+@pytest.mark.parametrize(
+    "value,rate",
+    [(25, Fraction(25)), ("23.976", Fraction(24000, 1001)), (29.97, Fraction(30000, 1001)),
+     ("24000/1001", Fraction(24000, 1001)), ("12.5", Fraction(25, 2)), (24, Fraction(24))],
+)  # fmt: skip
+def test_parse_rate_reads_ntsc_decimals_as_ntsc(value, rate):
+    assert parse_rate(value) == rate
+
+
+@pytest.mark.parametrize("value", ["fast", 0, -24, True, "1/0", float("inf"), 5000])
+def test_parse_rate_refuses_what_is_not_a_rate(value):
+    with pytest.raises(InputError, match="fps: expected"):
+        parse_rate(value)

@@ -45,6 +45,8 @@ def garbage_matte(path: str | Path, width: int, height: int) -> np.ndarray:
     scaled to it."""
     import cv2
 
+    if not Path(path).is_file():
+        raise InputError(f"garbage matte not found (a mask image): {path}")
     mask = alpha_from_image(io.read_image(path))
     h, w = mask.shape
     if (w, h) != (width, height):

@@ -437,6 +437,8 @@ def test_garbage_matte_removes_what_the_key_cannot(tmp_path, background_png):
     out = tmp_path / "no.mp4"
     r = invoke("run", clip, *args, "--garbage", tmp_path / "square.png", "-o", out, "-q")
     assert r.exit_code == 2 and "garbage matte" in r.output and "is 96x96" in r.output
+    r = invoke("run", clip, *args, "--garbage", tmp_path / "nope.png", "-o", out, "-q")
+    assert r.exit_code == 2 and "garbage matte not found" in r.output, r.output
     assert not out.exists() and leftovers(tmp_path) == []
 
 

@@ -803,7 +803,8 @@ class RayBackend:
 
         import ray
 
-        if address != "local":
+        self._local = address == "local"
+        if not self._local:
             _check_reachable(address)
         # ray.init takes over SIGTERM (it kills the driver outright, leaving jobs "running" and
         # partial files behind); the handler we had (unwind like Ctrl-C) is put back after it
@@ -865,7 +866,14 @@ class RayBackend:
         self.refs.clear()
 
     def close(self) -> None:
+        # a local Ray's processes (and its workers under them) are this driver's descendants;
+        # shutdown only signals them, so wait until they are gone: a worker still writing would
+        # otherwise recreate a partial output the caller has just removed
+        import psutil
+
+        local = psutil.Process().children(recursive=True) if self._local else []
         self._ray.shutdown()
+        psutil.wait_procs(local, timeout=15)
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -1043,8 +1051,10 @@ def _run_jobs(
                     say(f"{state:<7} {job.name} ({took}): {tail}")
         return 0
     except KeyboardInterrupt as interrupt:
-        if backend is not None:
+        if backend is not None:  # stopped first, so no job writes after its partials are gone
             backend.cancel()
+            backend.close()
+            backend = None
         for job in inflight.values():
             job.remove_partials()  # a worker Ray's shutdown kills cannot clean up after itself
             book.write(job.record("pending", error="interrupted", run=run_id))

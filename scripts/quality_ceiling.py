@@ -13,6 +13,8 @@ For every case of a `relight-video synth pairs` folder it scores, with the metri
   the way :class:`relight_video.diffusion_engine.DiffusionEngine` does), then carried to full
   resolution by the detail transfer. No engine at N px can score above this;
 - ``model``: the default engine from the background (what `eval` reports);
+- ``model, another case's plate``: the same model reading its light from the plate of another
+  case (half the list away), the composite unchanged: what the right plate is worth;
 - ``model, true env map``: the same model lit from the case's own target environment
   (``env_tgt.hdr``, the env-map branch of stage 2) instead of from the background;
 - ``model + global gain``: the model's output with the best per-channel gain on top, when
@@ -22,6 +24,7 @@ For every case of a `relight-video synth pairs` folder it scores, with the metri
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +91,8 @@ def main() -> None:
     def add(name: str, pred: np.ndarray, case) -> None:
         rows.setdefault(name, []).append(fpsnr(pred, case.target, case.alpha))
 
-    for folder in find_cases(args.cases):
+    folders = find_cases(args.cases)
+    for i, folder in enumerate(folders):
         case = load_case(folder)
         if case.target is None:
             continue
@@ -103,6 +107,11 @@ def main() -> None:
             pred = harmonize_case(oracle, case, cfg.working_size)
             add(f"ceiling @ {oracle.model_px} px", pred, case)
         add("model", harmonize_case(engine, case, cfg.working_size), case)
+        # the light read from another case's plate (the composite, and so the visible
+        # background, unchanged): how much the right plate is worth to the model
+        other = load_case(folders[(i + len(folders) // 2) % len(folders)]).background
+        wrong = dataclasses.replace(case, background=other)
+        add("model, another case's plate", harmonize_case(engine, wrong, cfg.working_size), case)
         if (folder / "env_tgt.hdr").is_file() and engine.supports_env:
             env = resize_env(load_env(folder / "env_tgt.hdr"), 128)
             light = EnvLight(env, auto_exposure(env))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import sys
 import threading
 import time
@@ -427,16 +428,9 @@ def harmonize_video(
     plates = {path: source.frames() for path, source in plates.items()}
     default_plate = cfg.background or ENV_VIEW
     if cfg.background is None:
-        import itertools
-
         plates[ENV_VIEW] = itertools.repeat(envs.view(info.width, info.height))
-    engine = make_engine(cfg)
-    engine.reset()
-    check_env_engine(cfg, envs, engine)
-    harmonizer = FrameHarmonizer(engine, info.width, info.height, cfg.working_size)
     audio = input_path if cfg.encode.audio == "copy" and info.has_audio else None
     stats = RunStats()
-    start = time.perf_counter()
 
     # 2. stream: decode → matte → harmonize → encode
     enc = {"crf": cfg.encode.crf, "preset": cfg.encode.preset}
@@ -459,6 +453,22 @@ def harmonize_video(
                     **enc,
                 )
             )
+        # The outputs are opened and the first frame's matte pulled before the engine loads
+        # (seconds, for the model), so an unwritable output, a matte of the wrong size or a clip
+        # with no screen to key fails at once.
+        frame_source = mattes(cfg, input_path, info)
+        first = next(frame_source, None)
+        if first is None:
+            raise InputError(f"no frames decoded from {input_path}")
+        try:
+            engine = make_engine(cfg)
+            engine.reset()
+            check_env_engine(cfg, envs, engine)
+        except BaseException:
+            frame_source.close()  # the decoder (and its file) now, not at garbage collection
+            raise
+        harmonizer = FrameHarmonizer(engine, info.width, info.height, cfg.working_size)
+        start = time.perf_counter()
         bar = stack.enter_context(
             tqdm(total=info.num_frames, unit="frame", disable=not progress, desc=input_path.name)
         )
@@ -472,7 +482,7 @@ def harmonize_video(
 
         # full-resolution gain + composite of frame i overlap the engine on frame i+1
         finisher = stack.enter_context(BackgroundEncoder())  # exits first: drains both queues
-        sources = stack.enter_context(Prefetch(mattes(cfg, input_path, info)))
+        sources = stack.enter_context(Prefetch(itertools.chain([first], frame_source)))
         t = time.perf_counter()
         for i, (alpha, fg) in enumerate(sources):
             frame_plates = {path: next(it) for path, it in plates.items()}
@@ -492,8 +502,6 @@ def harmonize_video(
             stats.stages["encode"] += t - t_enc
             stats.frames += 1
             bar.update(1)
-        if stats.frames == 0:
-            raise InputError(f"no frames decoded from {input_path}")
         t_close = time.perf_counter()
     stats.stages["encode"] += time.perf_counter() - t_close
     for name, seconds in harmonizer.stages.items():

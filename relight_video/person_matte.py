@@ -27,6 +27,7 @@ frame's resolution with a fast guided filter on the grey frame so the edge follo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import math
@@ -65,6 +66,29 @@ _WHEEL_TARGET = [
     "--abi",
     "cp311",
 ]
+
+
+# LiteRT's C++ logger prints this to file descriptor 2 on every load, even under -q
+_XNNPACK_NOTE = "INFO: Created TensorFlow Lite XNNPACK delegate"
+
+
+@contextlib.contextmanager
+def _native_stderr_without(prefix: str):
+    """Catch what native code writes to file descriptor 2 meanwhile and pass it on to
+    ``sys.stderr``, less the lines starting with ``prefix`` (warnings and errors still show)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode(errors="replace").splitlines():
+                if not line.startswith(prefix):
+                    print(line, file=sys.stderr)
 
 
 def user_model_dir() -> Path:
@@ -299,7 +323,8 @@ class PersonMatte:
         self.smooth = float(smooth)
         try:
             self._interpreter = Interpreter(model_path=str(self.model_path), num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with _native_stderr_without(_XNNPACK_NOTE):
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise InputError(f"cannot load matte model {self.model_path}: {exc}") from exc
         (inp,) = self._interpreter.get_input_details()

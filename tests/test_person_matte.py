@@ -228,3 +228,14 @@ def test_bad_inputs(model_path: Path, tmp_path: Path) -> None:
         matte(np.zeros((8, 8, 3), np.float32))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         matte(np.zeros((8, 8, 4), np.uint8))
+
+
+def test_loading_prints_no_runtime_notice(model_path: Path, capfd: pytest.CaptureFixture) -> None:
+    # LiteRT's C++ logger announces its XNNPACK delegate on fd 2 at every load; `-q` runs
+    # must stay silent, and anything else native code writes there must still get through.
+    person_matte.PersonMatte(model_path)
+    assert "XNNPACK" not in capfd.readouterr().err
+    with person_matte._native_stderr_without(person_matte._XNNPACK_NOTE):
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nreal warning\n")
+    err = capfd.readouterr().err
+    assert "real warning" in err and "XNNPACK" not in err

@@ -16,6 +16,7 @@ CHAIN = {
     "stage2c": "stage1c",
     "stage3c": "stage2c",
     "stage1d": "stage3c",
+    "stage1e": "stage3c",
 }
 
 
@@ -31,7 +32,7 @@ def test_every_config_loads_and_the_chain_links_up():
 
 
 def test_the_c_and_d_stages_train_only_the_sampled_timestep():
-    """Stages 1c-3c and 1d train at the top timestep and so simulate stage 3's photos in one step."""
-    for name in ("stage1c", "stage2c", "stage3c", "stage1d"):
+    """Stages 1c-3c and 1d-1e train at the top timestep and so simulate stage 3's photos in one step."""
+    for name in ("stage1c", "stage2c", "stage3c", "stage1d", "stage1e"):
         assert load_train_config(CONFIGS / f"{name}.yaml").top_timestep_share == 1.0
     assert load_train_config(CONFIGS / "stage3c.yaml").stage3.sim_steps == 1

@@ -17,6 +17,9 @@ CHAIN = {
     "stage3c": "stage2c",
     "stage1d": "stage3c",
     "stage1e": "stage3c",
+    "stage1f": "stage1e",
+    "stage2f": "stage1f",
+    "stage3f": "stage2f",
 }
 
 
@@ -32,7 +35,17 @@ def test_every_config_loads_and_the_chain_links_up():
 
 
 def test_the_c_and_d_stages_train_only_the_sampled_timestep():
-    """Stages 1c-3c and 1d-1e train at the top timestep and so simulate stage 3's photos in one step."""
-    for name in ("stage1c", "stage2c", "stage3c", "stage1d", "stage1e"):
+    """The c, d, e and f stages train at the top timestep; 3c and 3f simulate photos in one step."""
+    for name in (
+        "stage1c",
+        "stage2c",
+        "stage3c",
+        "stage1d",
+        "stage1e",
+        "stage1f",
+        "stage2f",
+        "stage3f",
+    ):
         assert load_train_config(CONFIGS / f"{name}.yaml").top_timestep_share == 1.0
-    assert load_train_config(CONFIGS / "stage3c.yaml").stage3.sim_steps == 1
+    for name in ("stage3c", "stage3f"):
+        assert load_train_config(CONFIGS / f"{name}.yaml").stage3.sim_steps == 1

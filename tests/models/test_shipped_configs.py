@@ -20,6 +20,7 @@ CHAIN = {
     "stage1f": "stage1e",
     "stage2f": "stage1f",
     "stage3f": "stage2f",
+    "stage1g": "stage3f",
 }
 
 
@@ -35,7 +36,7 @@ def test_every_config_loads_and_the_chain_links_up():
 
 
 def test_the_c_and_d_stages_train_only_the_sampled_timestep():
-    """The c, d, e and f stages train at the top timestep; 3c and 3f simulate photos in one step."""
+    """The c to g stages train at the top timestep; 3c and 3f simulate photos in one step."""
     for name in (
         "stage1c",
         "stage2c",
@@ -45,6 +46,7 @@ def test_the_c_and_d_stages_train_only_the_sampled_timestep():
         "stage1f",
         "stage2f",
         "stage3f",
+        "stage1g",
     ):
         assert load_train_config(CONFIGS / f"{name}.yaml").top_timestep_share == 1.0
     for name in ("stage3c", "stage3f"):

@@ -21,6 +21,9 @@ CHAIN = {
     "stage2f": "stage1f",
     "stage3f": "stage2f",
     "stage1g": "stage3f",
+    "stage1h": "stage1g",
+    "stage2h": "stage1h",
+    "stage3h": "stage2h",
 }
 
 

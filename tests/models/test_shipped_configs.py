@@ -24,6 +24,8 @@ CHAIN = {
     "stage1h": "stage1g",
     "stage2h": "stage1h",
     "stage3h": "stage2h",
+    "stage2i": "stage1h",
+    "stage3i": "stage2i",
 }
 
 

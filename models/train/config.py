@@ -125,8 +125,43 @@ class TrainConfig:
             )
 
 
+def _deep_update(into: dict, new: dict) -> dict:
+    """Merge mapping ``new`` into ``into``: sections merge key by key, anything else replaces."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_update(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+def read_train_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """A training config's mapping with its ``base:`` chain resolved.
+
+    ``base: other.yaml`` (relative to the file that names it) loads that file first; this file's
+    keys then override it, section by section (``data: {n_envs: …}`` changes one data key and
+    keeps the rest). Bases may have bases; a cycle or a missing base is an :class:`InputError`.
+    """
+    path = Path(path)
+    if path.resolve() in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path.resolve()))
+        raise InputError(f"{path}: 'base' chain loops ({chain})")
+    data = read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base.strip():
+        raise InputError(f"{path}: 'base' must name another config file, got {base!r}")
+    base_path = path.parent / base
+    if not base_path.is_file():
+        raise InputError(f"{path}: base config not found: {base_path}")
+    inherited = read_train_yaml(base_path, (*_seen, path.resolve()))
+    return _deep_update(inherited, data)
+
+
 def load_train_config(path: str | Path | None, overrides=()) -> TrainConfig:
-    data = read_yaml(path) if path else {}
+    """YAML file (with its ``base:`` chain), then ``--set`` overrides; validated."""
+    data = read_train_yaml(path) if path else {}
     for text in overrides:
         merge(data, *parse_override(text))
     return from_dict(TrainConfig, data)

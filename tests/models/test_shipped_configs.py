@@ -26,6 +26,7 @@ CHAIN = {
     "stage3h": "stage2h",
     "stage2i": "stage1h",
     "stage3i": "stage2i",
+    "stage1j": "stage1h",
 }
 
 

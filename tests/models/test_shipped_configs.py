@@ -27,6 +27,8 @@ CHAIN = {
     "stage2i": "stage1h",
     "stage3i": "stage2i",
     "stage1j": "stage1h",
+    "stage2j": "stage1j",
+    "stage3j": "stage2j",
 }
 
 

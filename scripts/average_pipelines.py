@@ -23,8 +23,6 @@ WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
 
 def average(inputs: list[Path], weights: list[float], out: Path) -> int:
     """Write the soup to ``out``; returns the number of tensors averaged."""
-    from safetensors.torch import load_file, save_file
-
     files = sorted(p.relative_to(inputs[0]) for p in inputs[0].rglob(WEIGHTS_FILE))
     if not files:
         raise ValueError(f"{inputs[0]}: no {WEIGHTS_FILE} files (not a pipeline folder?)")
@@ -35,10 +33,28 @@ def average(inputs: list[Path], weights: list[float], out: Path) -> int:
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(inputs[0], tmp)
+    try:
+        count = _average_into(inputs, weights, files, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # no half-written soup is left behind
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp.replace(out)
+    return count
+
+
+def _average_into(inputs: list[Path], weights: list[float], files: list[Path], tmp: Path) -> int:
+    from safetensors.torch import load_file, save_file
+
     count = 0
     for rel in files:
         states = [load_file(str(root / rel)) for root in inputs]
         soup = {}
+        for root, state in zip(inputs[1:], states[1:], strict=True):
+            extra = sorted(set(state) - set(states[0]))
+            if extra:
+                raise ValueError(f"{root / rel}: tensors {extra} not in {inputs[0] / rel}")
         for name, first in states[0].items():
             for root, state in zip(inputs[1:], states[1:], strict=True):
                 if name not in state or state[name].shape != first.shape:
@@ -51,9 +67,6 @@ def average(inputs: list[Path], weights: list[float], out: Path) -> int:
                 soup[name] = first.clone()
         save_file({k: v.contiguous() for k, v in soup.items()}, str(tmp / rel))
         del states, soup
-    shutil.rmtree(out, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp.replace(out)
     return count
 
 
@@ -74,7 +87,7 @@ def main() -> None:
         if len(weights) != n or any(w < 0 for w in weights) or abs(sum(weights) - 1) > 1e-6:
             raise ValueError(f"--weights: {n} non-negative numbers summing to 1, got {weights}")
         count = average(opts.inputs, weights, opts.out)
-    except ValueError as err:
+    except Exception as err:  # bad folders, unreadable or corrupt weight files: one line
         sys.exit(f"error: {err}")
     print(f"{opts.out}: {count} tensors averaged from {n} pipelines, weights {weights}")
 

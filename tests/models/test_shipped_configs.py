@@ -29,6 +29,7 @@ CHAIN = {
     "stage1j": "stage1h",
     "stage2j": "stage1j",
     "stage3j": "stage2j",
+    "stage1k": "stage1j",
 }
 
 

@@ -53,7 +53,7 @@ from typing import Any, Protocol
 import click
 
 from relight_video import __version__, io
-from relight_video.config import RunConfig, from_dict, to_dict
+from relight_video.config import RunConfig, from_dict, merge_sections, to_dict
 from relight_video.errors import InputError, interrupt_code
 
 BATCH_KEYS = ("input", "output", "glob", "output_dir")  # besides the RunConfig fields
@@ -302,17 +302,6 @@ def _settings(
         raise where.at(mark.line + 1 if mark else _line(node), f"bad value: {e}") from None
 
 
-def _merge(defaults: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
-    """``job`` over ``defaults``; nested sections are merged key by key."""
-    out = dict(defaults)
-    for key, value in job.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
-    return out
-
-
 def _resolve(base: Path, value: str) -> Path:
     return Path(os.path.normpath(base / Path(value).expanduser()))
 
@@ -333,7 +322,7 @@ def _expand(
     where: _Where,
 ) -> list[Job]:
     """One job mapping → its :class:`Job` (or one per file its ``glob`` matches)."""
-    data = _merge(defaults, job)
+    data = merge_sections(defaults, job)
     if any(job.get(k) is not None for k in MATTE_KEYS):  # the job's own matte replaces the
         for k in MATTE_KEYS:  # defaults' choice (defaults: key green; this job: alpha masks/)
             if job.get(k) is None:

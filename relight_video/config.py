@@ -327,6 +327,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
+def merge_sections(defaults: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` over ``defaults`` (a new dict); sections (dicts) merge key by key."""
+    out = dict(defaults)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
 def merge(base: dict, path: list[str], value: Any) -> None:
     node = base
     for part in path[:-1]:

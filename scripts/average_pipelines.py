@@ -32,7 +32,8 @@ def average(inputs: list[Path], weights: list[float], out: Path) -> int:
             raise ValueError(f"{other}: components differ from {inputs[0]}'s")
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(inputs[0], tmp)
+    # configs and the scheduler from the first input; the weight files are written below
+    shutil.copytree(inputs[0], tmp, ignore=shutil.ignore_patterns(WEIGHTS_FILE))
     try:
         count = _average_into(inputs, weights, files, tmp)
     except BaseException:
@@ -55,10 +56,10 @@ def _average_into(inputs: list[Path], weights: list[float], files: list[Path], t
             extra = sorted(set(state) - set(states[0]))
             if extra:
                 raise ValueError(f"{root / rel}: tensors {extra} not in {inputs[0] / rel}")
-        for name, first in states[0].items():
-            for root, state in zip(inputs[1:], states[1:], strict=True):
+            for name, first in states[0].items():
                 if name not in state or state[name].shape != first.shape:
                     raise ValueError(f"{root / rel}: tensor {name} missing or of another shape")
+        for name, first in states[0].items():
             if first.is_floating_point():
                 acc = sum(w * s[name].double() for w, s in zip(weights, states, strict=True))
                 soup[name] = acc.to(first.dtype)
@@ -66,7 +67,6 @@ def _average_into(inputs: list[Path], weights: list[float], files: list[Path], t
             else:
                 soup[name] = first.clone()
         save_file({k: v.contiguous() for k, v in soup.items()}, str(tmp / rel))
-        del states, soup
     return count
 
 

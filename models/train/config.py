@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relight_video.config import from_dict, merge, parse_override, read_yaml
+from relight_video.config import from_dict, merge, merge_sections, parse_override, read_yaml
 from relight_video.errors import InputError
 
 
@@ -125,16 +125,6 @@ class TrainConfig:
             )
 
 
-def _deep_update(into: dict, new: dict) -> dict:
-    """Merge mapping ``new`` into ``into``: sections merge key by key, anything else replaces."""
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _deep_update(into[key], value)
-        else:
-            into[key] = value
-    return into
-
-
 def read_train_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
     """A training config's mapping with its ``base:`` chain resolved.
 
@@ -156,7 +146,7 @@ def read_train_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
     if not base_path.is_file():
         raise InputError(f"{path}: base config not found: {base_path}")
     inherited = read_train_yaml(base_path, (*_seen, path.resolve()))
-    return _deep_update(inherited, data)
+    return merge_sections(inherited, data)
 
 
 def load_train_config(path: str | Path | None, overrides=()) -> TrainConfig:

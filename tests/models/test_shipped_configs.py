@@ -30,6 +30,9 @@ CHAIN = {
     "stage2j": "stage1j",
     "stage3j": "stage2j",
     "stage1k": "stage1j",
+    "stage1l": "stage1k",
+    "stage2l": "stage1l",
+    "stage3l": "stage2l",
 }
 
 

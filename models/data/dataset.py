@@ -53,6 +53,8 @@ from models.data.tonemap import auto_exposure, tonemap
 
 VAL_SEED = 914_207_311
 BANK_VERSION = 1
+# smaller caches render in-process: a spawned worker takes a few seconds to import torch
+POOL_MIN_STACKS, POOL_MIN_ENVS = 16, 1024
 
 
 def split_hdris(split: str, hdris: list[Path] | None = None) -> list[Path]:
@@ -115,7 +117,8 @@ class LightStageDataset(torch.utils.data.Dataset):
     ``root``: cache folder; ``size``: output size S; ``render_size``: size of the cached stacks
     and plates (default S); ``n_subjects`` / ``n_envs``: per split (defaults 64 / 256 for train,
     16 / 64 for val); ``pairs_per_epoch``: the length (default 16 per subject); ``seed``: the
-    training seed (ignored by ``val``); ``augment``: default on for train, off for val.
+    training seed (ignored by ``val``); ``augment``: default on for train, off for val;
+    ``prepare_workers``: processes that build missing caches (:meth:`prepare`).
     Call :meth:`set_epoch` to draw new training pairs each epoch.
     """
 
@@ -137,6 +140,7 @@ class LightStageDataset(torch.utils.data.Dataset):
         env_kinds: tuple[str, ...] = ENV_KINDS,
         progress: bool = True,
         max_cached_stacks: int = 8,
+        prepare_workers: int = 1,
     ):
         # 1. check inputs
         self.split = split
@@ -167,7 +171,7 @@ class LightStageDataset(torch.utils.data.Dataset):
             clash = [s.subject_id for s in self.subjects if s.subject_id in val_ids]
             if clash:
                 raise RuntimeError(f"training subjects collide with validation: {clash}")
-        self.prepare(progress)
+        self.prepare(progress, prepare_workers)
 
     # -- caches ---------------------------------------------------------------------------
     def _bank_path(self) -> Path:
@@ -197,37 +201,44 @@ class LightStageDataset(torch.utils.data.Dataset):
     def _npz_path(self, j: int) -> Path:
         return stack_path(self.root / "stacks", self.subjects[j], self.render_size, self.n_lights)
 
-    def prepare(self, progress: bool = True) -> None:
-        """Render missing OLAT stacks and the environment bank (cached under ``root``)."""
+    def prepare(self, progress: bool = True, workers: int = 1) -> None:
+        """Render missing OLAT stacks and the environment bank (cached under ``root``).
+
+        ``workers > 1`` renders them (from :data:`POOL_MIN_STACKS` stacks or
+        :data:`POOL_MIN_ENVS` environments) in that many spawned processes: the bank (one sequential
+        draw, so the same bank either way) in one, the stacks in chunks across all of them.
+        Every file is written under a temporary name and renamed, so an interrupted run
+        leaves only finished files and the next one renders what is missing."""
         from tqdm import tqdm
 
         self.root.mkdir(parents=True, exist_ok=True)
         missing = [j for j in range(self.n_subjects) if not self._cm_path(j).is_file()]
-        for j in tqdm(missing, desc=f"{self.split} OLAT stacks", disable=not progress):
-            npz = self._npz_path(j)  # a stack cached by write_pairs is reused, none is added
-            st = (
-                load_stack(npz)
-                if npz.is_file()
-                else render_olat(self.subjects[j], self.render_size, self.light_dirs)
-            )
-            cm = st.olat.reshape(self.n_lights, -1, 3).transpose(2, 0, 1).astype(np.float16)
-            _save_npy(self._cm_path(j), np.ascontiguousarray(cm))
-            _save_npy(self._mask_path(j), st.mask)
+        stacks = [
+            (self.subjects[j], self._npz_path(j), self._cm_path(j), self._mask_path(j))
+            for j in missing
+        ]
         path = self._bank_path()
+        bank = None
         if not path.is_file():
-            rng = np.random.default_rng([self.seed, 21 if self.split == "train" else 22])
-            bank = build_env_bank(
-                self.n_envs,
-                self.render_size,
-                self.light_dirs,
-                rng,
+            bank = dict(
+                path=path,
+                n=self.n_envs,
+                size=self.render_size,
+                light_dirs=self.light_dirs,
+                seed=[self.seed, 21 if self.split == "train" else 22],
                 kinds=self.env_kinds,
                 hdris=split_hdris(self.split),
-                progress=progress,
             )
-            tmp = path.with_name(f".{path.name}.partial.npz")
-            np.savez(tmp, **bank)
-            tmp.replace(path)
+        render = (self.render_size, self.light_dirs)
+        if workers > 1 and (
+            len(stacks) >= POOL_MIN_STACKS or (bank and bank["n"] >= POOL_MIN_ENVS)
+        ):
+            _prepare_in_pool(stacks, bank, render, workers, progress, self.split)
+        else:
+            for item in tqdm(stacks, desc=f"{self.split} OLAT stacks", disable=not progress):
+                _write_stacks([item], *render)
+            if bank is not None:
+                _write_bank(**bank, progress=progress)
         with np.load(path) as z:
             self.maps, self.weights = z["maps"], z["weights"]
             self.backgrounds = z["backgrounds"]
@@ -347,6 +358,71 @@ def _colour_jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = grey + (img - grey) * sat
     out = out * rng.uniform(0.8, 1.2) * rng.uniform(0.93, 1.07, 3).astype(np.float32)
     return np.clip(out, 0, 1).astype(np.float32)
+
+
+def _write_stacks(items: list, size: int, light_dirs: np.ndarray) -> int:
+    """Render and save the channel-major stack and mask of each ``(subject, npz, cm, mask)``
+    (a stack already cached by ``write_pairs`` as ``npz`` is reused); returns the count."""
+    for subject, npz, cm_path, mask_path in items:
+        st = load_stack(npz) if npz.is_file() else render_olat(subject, size, light_dirs)
+        cm = st.olat.reshape(len(light_dirs), -1, 3).transpose(2, 0, 1).astype(np.float16)
+        _save_npy(mask_path, st.mask)
+        _save_npy(cm_path, np.ascontiguousarray(cm))  # written last: it marks the stack done
+    return len(items)
+
+
+def _write_bank(path: Path, n: int, size: int, light_dirs, seed, kinds, hdris, progress=False):
+    """Build an environment bank and save it to ``path`` (temporary name, then renamed)."""
+    bank = build_env_bank(
+        n,
+        size,
+        light_dirs,
+        np.random.default_rng(seed),
+        kinds=kinds,
+        hdris=hdris,
+        progress=progress,
+    )
+    tmp = path.with_name(f".{path.name}.partial.npz")
+    np.savez(tmp, **bank)
+    tmp.replace(path)
+    return 1
+
+
+def _prepare_in_pool(stacks: list, bank: dict | None, render, workers: int, progress, split):
+    """Render ``stacks`` (in chunks) and ``bank`` (one task, submitted first: the longest) in
+    ``workers`` spawned processes, one compute thread each, with one progress bar."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    chunk = max(1, min(32, len(stacks) // (4 * workers) or 1))
+    threads = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    saved = {k: os.environ.get(k) for k in threads}
+    os.environ.update({k: v for k, v in threads.items() if saved[k] is None})  # a user's stands
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_write_bank, **bank)] if bank is not None else []
+            futures += [
+                pool.submit(_write_stacks, stacks[i : i + chunk], *render)
+                for i in range(0, len(stacks), chunk)
+            ]
+            desc = f"{split} OLAT stacks" + (" + env bank" if bank is not None else "")
+            total = len(stacks) + (bank is not None)
+            with tqdm(total=total, desc=desc, disable=not progress) as bar:
+                try:
+                    for future in as_completed(futures):
+                        bar.update(future.result())  # a worker's error is raised here
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:

@@ -56,6 +56,7 @@ class DataConfig:
     n_lights: int = 64
     pairs: str | None = None  # a `relight-video synth pairs` folder (folder)
     flip: bool = True
+    cache_workers: int = 0  # processes that render missing caches (lightstage); 0: one per core
 
 
 @dataclass
@@ -110,6 +111,7 @@ class TrainConfig:
             "warmup_steps": (self.warmup_steps, 0),
             "align_steps": (self.align_steps, 0),
             "num_workers": (self.num_workers, 0),
+            "data.cache_workers": (self.data.cache_workers, 0),
             "weight_decay": (self.weight_decay, 0),
         }
         for name, (value, low) in at_least.items():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -83,4 +84,5 @@ def make_dataset(data, size: int, seed: int = 0, progress: bool = True):
         seed=seed,
         augment=data.flip,
         progress=progress,
+        prepare_workers=data.cache_workers or os.cpu_count() or 1,
     )

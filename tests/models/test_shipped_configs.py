@@ -33,6 +33,7 @@ CHAIN = {
     "stage1l": "stage1k",
     "stage2l": "stage1l",
     "stage3l": "stage2l",
+    "stage1m": "stage1l",
 }
 
 

@@ -56,3 +56,53 @@ def test_epochs_change_training_pairs_and_identity_pairs_match(root):
     ds2.set_epoch(1)
     assert not torch.equal(first, ds2[0]["target"])
     assert np.isfinite(ds2[3]["composite"].numpy()).all()
+
+
+def test_caches_built_in_worker_processes_match_the_serial_build(tmp_path, monkeypatch):
+    """prepare(workers=2) spawns processes for the stacks and the bank; the files must be the
+    serial build's, byte for byte (the bank is one sequential draw either way), and a second
+    dataset over the same root renders nothing."""
+    import models.data.dataset as dataset
+
+    monkeypatch.setattr(dataset, "POOL_MIN_STACKS", 2)
+    kw = {**KW, "n_subjects": 3, "n_envs": 5}
+    serial = LightStageDataset(tmp_path / "serial", "train", **kw)
+    pooled = LightStageDataset(tmp_path / "pooled", "train", prepare_workers=2, **kw)
+    files = sorted(
+        p.relative_to(tmp_path / "serial") for p in (tmp_path / "serial").rglob("*") if p.is_file()
+    )
+    assert len([f for f in files if f.name.endswith(".cm.npy")]) == 3
+    assert any(f.name.startswith("envbank-") for f in files)
+    for f in files:
+        assert (tmp_path / "pooled" / f).is_file(), f
+        if f.suffix == ".npy":
+            assert np.array_equal(
+                np.load(tmp_path / "serial" / f), np.load(tmp_path / "pooled" / f)
+            )
+    assert not list((tmp_path / "pooled").rglob(".*partial*"))
+    for k in ("composite", "target", "env_tgt"):
+        assert torch.equal(serial[2][k], pooled[2][k])
+
+    def no_render(*a, **k):
+        raise AssertionError("a cached stack was rendered again")
+
+    monkeypatch.setattr(dataset, "_write_stacks", no_render)
+    LightStageDataset(tmp_path / "pooled", "train", prepare_workers=2, **kw)
+
+
+def test_a_failing_cache_worker_is_raised_and_leaves_no_partial_files(tmp_path, monkeypatch):
+    """A corrupt stack left by an earlier ``write_pairs`` fails in its worker process: the
+    error reaches the caller, and what the other workers wrote is finished files only."""
+    import models.data.dataset as dataset
+    from models.data.render import stack_path
+
+    monkeypatch.setattr(dataset, "POOL_MIN_STACKS", 2)
+    kw = {**KW, "n_subjects": 3}
+    subject = split_subjects("train", 3, seed=0)[1]
+    bad = stack_path(tmp_path / "stacks", subject, kw["render_size"], kw["n_lights"])
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not a stack")
+    with pytest.raises(ValueError, match="pickle"):  # numpy refuses the file
+        LightStageDataset(tmp_path, "train", prepare_workers=2, **kw)
+    assert not list(tmp_path.rglob(".*partial*"))
+    assert not bad.with_suffix(".cm.npy").exists()

@@ -34,6 +34,8 @@ CHAIN = {
     "stage2l": "stage1l",
     "stage3l": "stage2l",
     "stage1m": "stage1l",
+    "stage2m": "stage1m",
+    "stage3m": "stage2m",
 }
 
 

@@ -340,8 +340,11 @@ class RoomScene:
         e1 = np.cross(np.array([0, 1, 0], np.float32), nrm)
         e1 /= max(np.linalg.norm(e1), 1e-6)
         e2 = np.cross(nrm, e1)
-        q = d * ts[:, None] - c[None]
-        a, b = q @ e1, q @ e2
+        with np.errstate(
+            invalid="ignore"
+        ):  # rays parallel to its plane: ts is inf or nan, masked below
+            q = d * ts[:, None] - c[None]
+            a, b = q @ e1, q @ e2
         hit = (
             (denom < 0)
             & (ts > 0)

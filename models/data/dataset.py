@@ -50,6 +50,7 @@ from models.data.render import RENDER_VERSION, load_stack, render_olat, stack_pa
 from models.data.sphere import fibonacci_sphere
 from models.data.subjects import Subject, sample_subject
 from models.data.tonemap import auto_exposure, tonemap
+from relight_video.errors import InputError
 
 VAL_SEED = 914_207_311
 BANK_VERSION = 1
@@ -364,7 +365,16 @@ def _write_stacks(items: list, size: int, light_dirs: np.ndarray) -> int:
     """Render and save the channel-major stack and mask of each ``(subject, npz, cm, mask)``
     (a stack already cached by ``write_pairs`` as ``npz`` is reused); returns the count."""
     for subject, npz, cm_path, mask_path in items:
-        st = load_stack(npz) if npz.is_file() else render_olat(subject, size, light_dirs)
+        if not npz.is_file():
+            st = render_olat(subject, size, light_dirs)
+        else:
+            try:
+                st = load_stack(npz)
+            except Exception as e:  # truncated or foreign file: say which, and what to do
+                raise InputError(
+                    f"cached stack {npz} is unreadable ({type(e).__name__}): delete it to render"
+                    " it again"
+                ) from None
         cm = st.olat.reshape(len(light_dirs), -1, 3).transpose(2, 0, 1).astype(np.float16)
         _save_npy(mask_path, st.mask)
         _save_npy(cm_path, np.ascontiguousarray(cm))  # written last: it marks the stack done

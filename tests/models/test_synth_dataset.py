@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from models.data.dataset import LightStageDataset, split_hdris, split_subjects
+from relight_video.errors import InputError
 
 KW = dict(
     size=24, render_size=32, n_subjects=2, n_envs=3, n_lights=8, pairs_per_epoch=6, progress=False
@@ -102,7 +103,7 @@ def test_a_failing_cache_worker_is_raised_and_leaves_no_partial_files(tmp_path, 
     bad = stack_path(tmp_path / "stacks", subject, kw["render_size"], kw["n_lights"])
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"not a stack")
-    with pytest.raises(ValueError, match="pickle"):  # numpy refuses the file
+    with pytest.raises(InputError, match=f"cached stack {bad} is unreadable"):
         LightStageDataset(tmp_path, "train", prepare_workers=2, **kw)
     assert not list(tmp_path.rglob(".*partial*"))
     assert not bad.with_suffix(".cm.npy").exists()

@@ -340,9 +340,8 @@ class RoomScene:
         e1 = np.cross(np.array([0, 1, 0], np.float32), nrm)
         e1 /= max(np.linalg.norm(e1), 1e-6)
         e2 = np.cross(nrm, e1)
-        with np.errstate(
-            invalid="ignore"
-        ):  # rays parallel to its plane: ts is inf or nan, masked below
+        # rays parallel to its plane have ts inf or nan; the hit test below masks them out
+        with np.errstate(invalid="ignore"):
             q = d * ts[:, None] - c[None]
             a, b = q @ e1, q @ e2
         hit = (

@@ -74,12 +74,8 @@ def test_caches_built_in_worker_processes_match_the_serial_build(tmp_path, monke
     )
     assert len([f for f in files if f.name.endswith(".cm.npy")]) == 3
     assert any(f.name.startswith("envbank-") for f in files)
-    for f in files:
-        assert (tmp_path / "pooled" / f).is_file(), f
-        if f.suffix == ".npy":
-            assert np.array_equal(
-                np.load(tmp_path / "serial" / f), np.load(tmp_path / "pooled" / f)
-            )
+    for f in files:  # stacks, masks and the bank
+        assert (tmp_path / "pooled" / f).read_bytes() == (tmp_path / "serial" / f).read_bytes(), f
     assert not list((tmp_path / "pooled").rglob(".*partial*"))
     for k in ("composite", "target", "env_tgt"):
         assert torch.equal(serial[2][k], pooled[2][k])

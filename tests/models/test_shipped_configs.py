@@ -36,6 +36,7 @@ CHAIN = {
     "stage1m": "stage1l",
     "stage2m": "stage1m",
     "stage3m": "stage2m",
+    "stage1n": "stage1m",
 }
 
 

@@ -37,6 +37,8 @@ CHAIN = {
     "stage2m": "stage1m",
     "stage3m": "stage2m",
     "stage1n": "stage1m",
+    "stage2n": "stage1n",
+    "stage3n": "stage2n",
 }
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from relight_video.errors import InputError
+
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
@@ -38,7 +40,7 @@ def balance(image: np.ndarray, mask: np.ndarray) -> float:
     cols = np.nonzero(m)[1]
     cx = cols.mean()
     luma = image[..., :3].astype(np.float64) @ LUMA + 1.0  # +1 level: no log of 0
-    x = np.arange(m.shape[1])[None, :].repeat(m.shape[0], 0)
+    x = np.arange(m.shape[1])[None, :]  # broadcasts over the rows
     left, right = m & (x < cx), m & (x >= cx)
     if not left.any() or not right.any():
         return 0.0
@@ -68,32 +70,34 @@ def output_folders(root: Path) -> dict[str, Path]:
         return {root.name: root}
     found = {p.name: p for p in sorted(root.iterdir()) if any(p.glob("*/harmonized.png"))}
     if not found:
-        raise SystemExit(f"error: no NNN/harmonized.png under {root}")
+        raise InputError(f"no NNN/harmonized.png under {root}")
     return found
 
 
 def main() -> None:
     from relight_video import io
+    from relight_video.evaluate import find_cases, load_case
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("cases", type=Path, help="a `relight-video synth pairs` folder")
     ap.add_argument("outputs", type=Path, nargs="+", help="`relight-video eval` output folders")
     args = ap.parse_args()
-    cases = sorted(p for p in args.cases.iterdir() if (p / "target.png").is_file())
-    if not cases:
-        raise SystemExit(f"error: no cases with target.png under {args.cases}")
-    engines: dict[str, Path] = {}
-    for root in args.outputs:
-        engines.update(output_folders(root))
-    t_change, changes = [], {name: [] for name in engines}
-    for case in cases:
-        mask = io.read_image(case / "mask.png").astype(np.float64) / 255
-        mask = mask[..., 0] if mask.ndim == 3 else mask
-        comp = balance(io.read_image(case / "composite.png"), mask)
-        t_change.append(balance(io.read_image(case / "target.png"), mask) - comp)
-        for name, folder in engines.items():
-            out = io.read_image(folder / case.name / "harmonized.png")
-            changes[name].append(balance(out, mask) - comp)
+    try:
+        cases = [c for c in map(load_case, find_cases(args.cases)) if c.target is not None]
+        if not cases:
+            raise InputError(f"no cases with target.png under {args.cases}")
+        engines: dict[str, Path] = {}
+        for root in args.outputs:
+            engines.update(output_folders(root))
+        t_change, changes = [], {name: [] for name in engines}
+        for case in cases:
+            comp = balance(case.composite, case.alpha)
+            t_change.append(balance(case.target, case.alpha) - comp)
+            for name, folder in engines.items():
+                out = io.read_image(folder / case.name / "harmonized.png")
+                changes[name].append(balance(out, case.alpha) - comp)
+    except InputError as e:
+        raise SystemExit(f"error: {e}") from None
     print(f"{args.cases}: {len(cases)} cases; left/right balance change from the composite")
     print(f"{'engine':>16} {'corr':>7} {'slope':>7} {'sign':>12} {'|target|':>9} {'|engine|':>9}")
     for name, vals in changes.items():

@@ -57,6 +57,7 @@ def test_cli_scores_an_eval_folder(tmp_path):
         (cases / name).mkdir(parents=True)
         io.write_image(cases / name / "mask.png", mask)
         io.write_image(cases / name / "composite.png", lit(100, 100))
+        io.write_image(cases / name / "background.png", lit(100, 100))
         io.write_image(cases / name / "target.png", target)
         for engine, out in (("exact", target), ("copy", lit(100, 100))):
             (outs / engine / name).mkdir(parents=True)
@@ -73,3 +74,4 @@ def test_cli_scores_an_eval_folder(tmp_path):
         [sys.executable, str(SCRIPT), str(cases), str(tmp_path)], capture_output=True, text=True
     )
     assert missing.returncode != 0 and "no NNN/harmonized.png" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1  # one error line, no traceback

@@ -138,6 +138,13 @@ def _common_options(f):
             default=None,
             help="Long side in px the engine works at (default 128).",
         ),
+        click.option(
+            "--strength",
+            type=float,
+            default=None,
+            help="How much of the relight to apply: 0 = plain composite, 1 = as the engine gives "
+            "it (default), up to 3 = exaggerated (its gain raised to this power).",
+        ),
         click.option("--checkpoint", default=None, help="Model checkpoint folder (diffusion)."),
         click.option(
             "--env-map",

@@ -24,6 +24,7 @@ FITS = ("cover", "contain", "stretch")
 X264_PRESETS = (
     "ultrafast superfast veryfast faster fast medium slow slower veryslow placebo".split()
 )
+MAX_STRENGTH = 3.0  # of RunConfig.strength and of a keyframe's strength
 DEVICE = re.compile(r"cpu|mps|cuda(:\d+)?")
 
 
@@ -107,6 +108,10 @@ class RunConfig:
     fit: str = "cover"
     background_loop: bool = True  # a background clip shorter than the input loops (else holds)
     working_size: int = 128  # long side, in px, of the resolution the engine works at
+    # how much of the engine's relight is applied: its low-frequency gain G becomes G**strength
+    # (0 = the plain composite, 1 = the engine as trained, above 1 = exaggerated); a keyframe's
+    # strength multiplies this
+    strength: float = 1.0
     # frame rate of an image-sequence input: 25, 23.976 (read as 24000/1001), "30000/1001";
     # None: 24. A clip keeps its own rate.
     fps: Any = None
@@ -160,6 +165,7 @@ class RunConfig:
             "classical.light_strength": (self.classical.light_strength, 0.0, 2.0),
             "classical.luminance_strength": (self.classical.luminance_strength, 0.0, 2.0),
             "classical.shading_range": (self.classical.shading_range, 0.0, 1.0),
+            "strength": (self.strength, 0.0, MAX_STRENGTH),
             "temporal.fraction": (self.temporal.fraction, 0.0, 1.0),
             "temporal.weight": (self.temporal.weight, 0.0, 1.0),
             "temporal.gain_smoothing": (self.temporal.gain_smoothing, 0.0, 1.0),

@@ -29,6 +29,16 @@ def lowfreq_gain(
     return np.clip((num + 1e-3) / (den + 1e-3), 0.0, max_gain).astype(np.float32)
 
 
+def scale_gain(gain: np.ndarray, strength: float, max_gain: float = 4.0) -> np.ndarray:
+    """``gain ** strength``: the same change in log space, scaled (0 leaves the source as it
+    is, 1 keeps the gain, 2 doubles every change in stops). Clipped to ``max_gain`` as
+    :func:`lowfreq_gain` is; a strength of exactly 1 returns ``gain`` itself."""
+    if strength == 1.0:
+        return gain
+    out = np.power(np.maximum(gain, 1e-6), np.float32(strength))
+    return np.minimum(out, np.float32(max_gain)).astype(np.float32)
+
+
 def apply_gain(frame: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """Multiply ``(H, W, 3) uint8`` by a ``(h, w, 3)`` gain upsampled to ``(H, W)`` → uint8."""
     import cv2

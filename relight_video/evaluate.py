@@ -88,7 +88,9 @@ def load_case(folder: Path) -> Case:
     return Case(folder.name, comp, alpha, bg, target)
 
 
-def harmonize_case(engine: Any, case: Case, working_size: int, env: Any = None) -> np.ndarray:
+def harmonize_case(
+    engine: Any, case: Case, working_size: int, env: Any = None, strength: float = 1.0
+) -> np.ndarray:
     """Harmonize one case: ``(H, W, 3) uint8``, the harmonized foreground over the composite.
 
     The engine sees fg = composite, alpha = mask, bg = background at working size
@@ -101,7 +103,7 @@ def harmonize_case(engine: Any, case: Case, working_size: int, env: Any = None) 
 
     h, w = case.composite.shape[:2]
     engine.reset()  # cases are independent: no temporal state carried between them
-    _, fg_h = FrameHarmonizer(engine, w, h, working_size)(
+    _, fg_h = FrameHarmonizer(engine, w, h, working_size, strength=strength)(
         case.composite, case.alpha, case.background, env=env
     )
     return composite(fg_h, case.composite, case.alpha)
@@ -240,7 +242,7 @@ def evaluate_cases(
         cfg = load_run_config(
             config_path, overrides, engine=name, working_size=working_size, checkpoint=ckpt
         )
-        built[label] = (make_engine(cfg), cfg.working_size)
+        built[label] = (make_engine(cfg), cfg.working_size, cfg.strength)
     if not output.parent.is_dir():
         raise InputError(f"output folder does not exist: {output.parent}")
     if output.exists() and not output.is_dir():
@@ -266,9 +268,9 @@ def evaluate_cases(
                 sheet_cases.append(case.name)
                 cells[(case.name, "input")] = case.composite
                 cells[(case.name, "target")] = case.target
-            for name, (engine, size) in built.items():
+            for name, (engine, size, strength) in built.items():
                 bar.set_postfix_str(f"{case.name} {name}")
-                pred = harmonize_case(engine, case, size)
+                pred = harmonize_case(engine, case, size, strength=strength)
                 folder_out = out_dir(name, case.name)
                 folder_out.mkdir(parents=True, exist_ok=True)
                 io.write_image(folder_out / "harmonized.png", pred)

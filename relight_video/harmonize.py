@@ -28,7 +28,7 @@ import numpy as np
 from relight_video import io
 from relight_video.background import Background
 from relight_video.config import RunConfig, load_run_config, parse_rate
-from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain
+from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain, scale_gain
 from relight_video.engines import Engine, make_engine
 from relight_video.errors import InputError
 
@@ -55,8 +55,11 @@ def working_size(width: int, height: int, long_side: int) -> tuple[int, int]:
 class FrameHarmonizer:
     """Harmonizes full-resolution frames one at a time with an engine at working size."""
 
-    def __init__(self, engine: Engine, width: int, height: int, long_side: int):
+    def __init__(
+        self, engine: Engine, width: int, height: int, long_side: int, strength: float = 1.0
+    ):
         self.engine = engine
+        self.strength = strength
         self.size = working_size(width, height, long_side)
         self.stages: dict[str, float] = defaultdict(float)
         self._plate: np.ndarray | None = None
@@ -93,6 +96,7 @@ class FrameHarmonizer:
         gain = lowfreq_gain(fg_s, out_s, a_s)
         if hasattr(self.engine, "smooth_gain"):
             gain = self.engine.smooth_gain(gain)
+        gain = scale_gain(gain, self.strength * (1.0 if lighting is None else lighting.strength))
         if lighting is not None and env is None and self.engine.name != "composite":
             gain = gain * np.float32(lighting.subject_gain())  # keyed intensity, plate light
         with self._lock:
@@ -467,7 +471,9 @@ def harmonize_video(
         except BaseException:
             frame_source.close()  # the decoder (and its file) now, not at garbage collection
             raise
-        harmonizer = FrameHarmonizer(engine, info.width, info.height, cfg.working_size)
+        harmonizer = FrameHarmonizer(
+            engine, info.width, info.height, cfg.working_size, strength=cfg.strength
+        )
         start = time.perf_counter()
         bar = stack.enter_context(
             tqdm(total=info.num_frames, unit="frame", disable=not progress, desc=input_path.name)
@@ -575,7 +581,7 @@ def harmonize_image(
         plate = envs.view(w, h)
     engine = make_engine(cfg)
     check_env_engine(cfg, envs, engine)
-    harmonizer = FrameHarmonizer(engine, w, h, cfg.working_size)
+    harmonizer = FrameHarmonizer(engine, w, h, cfg.working_size, strength=cfg.strength)
     result, fg_h = harmonizer(fg, a, plate, env=envs.at(None))
     io.write_image(output, result)
     if cfg.output_alpha:

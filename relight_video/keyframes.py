@@ -9,7 +9,7 @@ A keyframe file is a YAML list (or a mapping with ``keys:``) of keys::
 
 Each key has a time (``frame`` or ``time`` as ``HH:MM:SS.s`` / seconds) and any of
 ``background`` (image or clip), ``env_map`` (HDR map, needs a stage-2 checkpoint), ``yaw_deg``,
-``intensity``, ``temperature_k``, ``tint`` and ``interpolation`` (``linear``, ``smooth``,
+``intensity``, ``temperature_k``, ``tint``, ``strength`` and ``interpolation`` (``linear``, ``smooth``,
 ``hold``: how the segment *into* this key moves). Values not given are carried from the previous
 key. Between keys numbers are interpolated and backgrounds cross-faded, never popped.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relight_video.config import to_number
+from relight_video.config import MAX_STRENGTH, to_number
 from relight_video.errors import InputError
 
 KEY_FIELDS = {
@@ -39,11 +39,12 @@ KEY_FIELDS = {
     "env_map",
     "yaw_deg",
     "intensity",
+    "strength",
     "temperature_k",
     "tint",
     "interpolation",
 }
-NUMERIC = ("yaw_deg", "intensity", "temperature_k", "tint")
+NUMERIC = ("yaw_deg", "intensity", "temperature_k", "tint", "strength")
 INTERPOLATIONS = ("linear", "smooth", "hold")
 PLATE_FOV_DEG = 120.0  # horizontal field a plate is taken to cover (lighting.background_sh)
 
@@ -56,6 +57,7 @@ class Lighting:
     temperature_k: float = 6500.0
     tint: float = 0.0
     yaw_deg: float = 0.0
+    strength: float = 1.0  # multiplies the run's strength (how much of the relight is applied)
     background: str | None = None  # the plate in force (None: the run's background)
     background_next: str | None = None  # cross-fading towards this plate...
     background_mix: float = 0.0  # ...by this much (0..1)
@@ -257,6 +259,8 @@ class Keyframes:
                     values[name] = to_number(item[name], f"{w}: {name}")
             if values.get("intensity", 1.0) < 0:
                 raise InputError(f"{w}: intensity must be >= 0")
+            if not 0 <= values.get("strength", 1.0) <= MAX_STRENGTH:
+                raise InputError(f"{w}: strength must be within 0..{MAX_STRENGTH:g}")
             if "temperature_k" in values and not 1000 <= values["temperature_k"] <= 40000:
                 raise InputError(f"{w}: temperature_k must be within 1000..40000")
             for name in ("background", "env_map"):

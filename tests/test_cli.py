@@ -86,6 +86,35 @@ def test_engines_differ(tmp_path, clip, background_png):
     assert np.abs(outs["composite"] - outs["classical"]).mean() > 1.0
 
 
+def test_strength_dials_the_relight(tmp_path, background_png):
+    """--strength 0 is the composite; 2 doubles the change the engine makes, in stops."""
+    rgba = np.zeros((60, 80, 4), np.uint8)
+    rgba[..., :3] = (90, 140, 200)
+    rgba[15:45, 20:60, 3] = 255
+    fg = tmp_path / "fg.png"
+    io.write_image(fg, rgba)
+    outs = {}
+    for name, extra in (
+        ("comp", ["--engine", "composite"]),
+        ("s0", ["--strength", "0"]),
+        ("s1", []),
+        ("s2", ["--strength", "2"]),
+    ):
+        out = tmp_path / f"{name}.png"
+        r = invoke("image", fg, "-b", background_png, "-o", out, "--engine", "classical", *extra)
+        assert r.exit_code == 0, r.output
+        outs[name] = io.read_image(out)[20:40, 25:55].astype(np.float64)
+    comp = outs["comp"]
+    assert np.abs(outs["s0"] - comp).max() <= 1
+    log1 = np.log((outs["s1"] + 1) / (comp + 1))
+    log2 = np.log((outs["s2"] + 1) / (comp + 1))
+    assert np.abs(log1).mean() > 0.05  # the engine does change the subject
+    np.testing.assert_allclose(log2.mean((0, 1)), 2 * log1.mean((0, 1)), rtol=0.1, atol=0.01)
+    r = invoke("image", fg, "-b", background_png, "-o", tmp_path / "x.png", "--strength", "5")
+    assert r.exit_code == 2 and "strength: expected 0..3" in r.output
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_alpha_folder_and_png_output(tmp_path, clip, background_png):
     info = io.probe(clip)
     masks = tmp_path / "masks"

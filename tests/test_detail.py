@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain
+from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain, scale_gain
 
 
 def _images(h=90, w=160, seed=0):
@@ -60,3 +60,14 @@ def test_gain_of_an_unchanged_image_is_one_and_applies_as_identity():
     brighter = apply_gain(fg, np.full_like(gain, 1.2))
     ref = np.clip(np.rint(fg * 1.2), 0, 255)
     assert np.abs(brighter.astype(np.float64) - ref).max() <= 1
+
+
+def test_strength_scales_the_gain_in_stops():
+    gain = np.array([[[0.5, 1.0, 2.0], [3.0, 0.0, 1.25]]], np.float32)
+    assert scale_gain(gain, 1.0) is gain
+    np.testing.assert_allclose(scale_gain(gain, 0.0), 1.0)  # nothing of the change
+    np.testing.assert_allclose(scale_gain(gain, 0.5)[0, 0], np.sqrt([0.5, 1.0, 2.0]), rtol=1e-6)
+    doubled = scale_gain(gain, 2.0)
+    np.testing.assert_allclose(doubled[0, 0], [0.25, 1.0, 4.0], rtol=1e-6)
+    assert doubled[0, 1, 0] == 4.0  # 3**2 clipped to the gain ceiling
+    assert doubled[0, 1, 1] < 1e-6 and doubled.dtype == np.float32

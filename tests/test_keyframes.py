@@ -31,6 +31,32 @@ def test_values_at_and_between_keys():
     assert k.at(22).intensity == pytest.approx(2.0 - 1.0 * (0.2**2 * (3 - 0.4)))  # smoothstep
     assert k.at(25).intensity == pytest.approx(1.5)  # smoothstep(0.5) = 0.5
     assert k.at(99).intensity == pytest.approx(1.0)
+    assert k.at(50).strength == 1.0  # not keyed: the run's strength, unchanged
+
+
+def test_keyed_strength_fades_the_relight_in(tmp_path, clip, background_png):
+    """strength 0 gives the plain composite; keyed from 0 to 1 the relight fades in, and its
+    last frame is the unkeyed run's."""
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("- {frame: 0, strength: 0}\n- {frame: 11, strength: 1}\n")
+    args = ["run", str(clip), "-b", str(background_png), "--engine", "classical", "-q"]
+    outs = {}
+    for name, extra in (
+        ("faded", ["--keyframes", str(keys)]),
+        ("plain", []),
+        ("composite", ["--engine", "composite"]),
+    ):
+        out = tmp_path / name  # PNG frames: lossless, so frame 0 does not depend on the rest
+        r = CliRunner().invoke(main, [*args, "-o", str(out), *extra])
+        assert r.exit_code == 0, r.output
+        frames = sorted(out.glob("*.png"))
+        outs[name] = np.stack([io.read_image(f) for f in frames]).astype(int)
+    faded, plain, comp = outs["faded"], outs["plain"], outs["composite"]
+    assert np.abs(faded[0] - comp[0]).max() <= 1  # frame 0: nothing of the relight
+    assert np.abs(plain[0] - comp[0]).mean() > 2  # ...which does change the unkeyed run
+    assert np.abs(faded[-1] - plain[-1]).max() <= 1  # the last key: all of it
+    d = [np.abs(faded[i] - comp[i]).mean() for i in range(len(faded))]
+    assert d[0] < d[len(d) // 2] < d[-1]
 
 
 def test_time_codes():
@@ -61,6 +87,8 @@ def test_temperature_warms_and_cools():
         ([{"frame": 0, "intensity": float("nan")}], "expected a number, got nan"),
         ([{"time": float("inf")}], "time: expected a number"),
         ([{"frame": 0, "temperature_k": 100}], "temperature_k"),
+        ([{"frame": 0, "strength": -0.5}], "strength must be within 0..3"),
+        ([{"frame": 0, "strength": 4}], "strength must be within 0..3"),
         ([{"frame": 0}, {"frame": 0}], "same frame"),
         ([{"frame": 0, "background": "nope.png"}], "background not found"),
         ([{"time": "soon"}], "bad time"),

@@ -156,7 +156,8 @@ def _common_options(f):
             "--env-yaw",
             type=float,
             default=None,
-            help="Turn the env map's light around the subject (degrees, + = to image right).",
+            help="Turn the env map's light around the subject (degrees; + moves what is behind "
+            "the subject towards image right, a light in front of it towards the left).",
         ),
         click.option("--config", "config_path", default=None, help="YAML config file."),
         click.option(

@@ -46,6 +46,12 @@ python scripts/shrink_png.py docs/before_after.png
 # keyframe sweeps (copy OUT/sunset*/keyframed_sunset_lr.png to docs/ after a look)
 python examples/keyframed_sunset.py --out "$OUT/sunset"
 python examples/keyframed_sunset.py --env-map "$SUNSET" --yaw 180 --out "$OUT/sunset_env"
+for y in 180 -180; do
+  python examples/keyframed_sunset.py --env-map "$SUNSET" --yaw "$y" --kelvin 6500 --out "$OUT/sunset_env_$y"
+done
+for y in 90 -90; do
+  python examples/keyframed_sunset.py --yaw "$y" --kelvin 6500 --out "$OUT/sunset_$y"
+done
 # speed: three runs of the bundle, then one of the previous model for an A/B on the same day
 for i in 1 2 3; do relight-video bench --sizes 1080 --frames 24 --engine diffusion --repeat 3; done
 relight-video bench --sizes 1080 --frames 24 --engine diffusion --repeat 3 --checkpoint "$PREV"

@@ -14,7 +14,12 @@ engine, as `relight-video eval` writes for several engines) it prints:
   change, 0: none);
 - ``sign``: on the cases whose target changes the balance by more than 0.1 (about 10 %), the
   share where the engine moves it the same way;
-- ``|target|`` and ``|engine|``: the mean size of the two changes.
+- ``|target|`` and ``|engine|``: the mean size of the two changes;
+- ``keeps`` and ``follows``: the engine's balance fitted as ``keeps · composite's + follows ·
+  target's + c`` over the cases (least squares). The change the target asks for is partly the
+  *old* light's balance to undo, which an engine can read off the composite alone, without
+  looking at the plate; these two separate that from following the *new* light. The untouched
+  composite scores keeps 1, follows 0; a perfect engine keeps 0, follows 1.
 
 Issue: the diffusion model ("lighting direction visibly follows the background").
 """
@@ -64,6 +69,17 @@ def score(target_change: np.ndarray, engine_change: np.ndarray, threshold: float
     }
 
 
+def decompose(comp: np.ndarray, target: np.ndarray, engine: np.ndarray) -> tuple[float, float]:
+    """``(keeps, follows)``: least-squares ``engine ≈ keeps·comp + follows·target + c`` over
+    the cases' balances; NaN for both when the composites' or targets' balances do not vary."""
+    comp, target, engine = (np.asarray(v, float) for v in (comp, target, engine))
+    x = np.stack([comp, target, np.ones_like(comp)], 1)
+    if comp.std() == 0 or target.std() == 0 or np.linalg.matrix_rank(x) < 3:
+        return float("nan"), float("nan")
+    keeps, follows, _ = np.linalg.lstsq(x, engine, rcond=None)[0]
+    return float(keeps), float(follows)
+
+
 def output_folders(root: Path) -> dict[str, Path]:
     """``{engine name: folder of NNN/harmonized.png}`` under one `eval` output folder."""
     if any(root.glob("*/harmonized.png")):
@@ -89,9 +105,10 @@ def main() -> None:
         engines: dict[str, Path] = {}
         for root in args.outputs:
             engines.update(output_folders(root))
-        t_change, changes = [], {name: [] for name in engines}
+        t_change, comps, changes = [], [], {name: [] for name in engines}
         for case in cases:
             comp = balance(case.composite, case.alpha)
+            comps.append(comp)
             t_change.append(balance(case.target, case.alpha) - comp)
             for name, folder in engines.items():
                 out = io.read_image(folder / case.name / "harmonized.png")
@@ -99,13 +116,18 @@ def main() -> None:
     except InputError as e:
         raise SystemExit(f"error: {e}") from None
     print(f"{args.cases}: {len(cases)} cases; left/right balance change from the composite")
-    print(f"{'engine':>16} {'corr':>7} {'slope':>7} {'sign':>12} {'|target|':>9} {'|engine|':>9}")
+    print(
+        f"{'engine':>16} {'corr':>7} {'slope':>7} {'sign':>12} {'|target|':>9} {'|engine|':>9}"
+        f" {'keeps':>7} {'follows':>7}"
+    )
+    comps, t_change = np.array(comps), np.array(t_change)
     for name, vals in changes.items():
-        s = score(np.array(t_change), np.array(vals))
+        s = score(t_change, np.array(vals))
+        keeps, follows = decompose(comps, comps + t_change, comps + np.array(vals))
         sign = f"{s['sign']:.2f} of {s['n_sign']}"
         print(
             f"{name:>16} {s['corr']:7.3f} {s['slope']:7.3f} {sign:>12} "
-            f"{s['|target|']:9.3f} {s['|engine|']:9.3f}"
+            f"{s['|target|']:9.3f} {s['|engine|']:9.3f} {keeps:7.3f} {follows:7.3f}"
         )
 
 

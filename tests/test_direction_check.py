@@ -47,19 +47,33 @@ def test_score_full_half_and_no_follow():
     assert wrong["corr"] == pytest.approx(-1.0) and wrong["sign"] == 0.0
 
 
+def test_decompose_separates_undoing_the_old_light_from_following_the_new():
+    rng = np.random.default_rng(0)
+    comp, target = rng.normal(size=50), rng.normal(size=50)
+    engine = 0.3 * comp + 0.6 * target + 0.1
+    keeps, follows = direction_check.decompose(comp, target, engine)
+    assert keeps == pytest.approx(0.3) and follows == pytest.approx(0.6)
+    assert np.isnan(direction_check.decompose(np.zeros(50), target, engine)[0])
+
+
 def test_cli_scores_an_eval_folder(tmp_path):
     """Two cases whose target turns the light to the left and to the right; an engine that
     reproduces the change exactly scores 1, one that copies the composite 0."""
     cases, outs = tmp_path / "cases", tmp_path / "out"
     mask = np.zeros((16, 16), np.uint8)
     mask[2:14, 2:14] = 255
-    for name, target in (("000", lit(150, 60)), ("001", lit(60, 150)), ("002", lit(140, 90))):
+    for name, target, comp in (
+        ("000", lit(150, 60), lit(100, 100)),
+        ("001", lit(60, 150), lit(120, 80)),
+        ("002", lit(140, 90), lit(70, 110)),
+        ("003", lit(90, 90), lit(100, 60)),
+    ):
         (cases / name).mkdir(parents=True)
         io.write_image(cases / name / "mask.png", mask)
-        io.write_image(cases / name / "composite.png", lit(100, 100))
+        io.write_image(cases / name / "composite.png", comp)
         io.write_image(cases / name / "background.png", lit(100, 100))
         io.write_image(cases / name / "target.png", target)
-        for engine, out in (("exact", target), ("copy", lit(100, 100))):
+        for engine, out in (("exact", target), ("copy", comp)):
             (outs / engine / name).mkdir(parents=True)
             io.write_image(outs / engine / name / "harmonized.png", out)
     run = subprocess.run(
@@ -70,6 +84,9 @@ def test_cli_scores_an_eval_folder(tmp_path):
     assert float(rows["exact"][1]) == pytest.approx(1.0, abs=1e-3)  # corr
     assert float(rows["exact"][2]) == pytest.approx(1.0, abs=1e-3)  # slope
     assert float(rows["copy"][2]) == 0.0
+    # keeps / follows: the exact engine follows the new light, the copy keeps the old one
+    assert [float(v) for v in rows["exact"][-2:]] == pytest.approx([0.0, 1.0], abs=1e-3)
+    assert [float(v) for v in rows["copy"][-2:]] == pytest.approx([1.0, 0.0], abs=1e-3)
     missing = subprocess.run(
         [sys.executable, str(SCRIPT), str(cases), str(tmp_path)], capture_output=True, text=True
     )

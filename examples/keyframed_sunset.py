@@ -95,13 +95,15 @@ def main() -> None:
     options = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     harmonize_video(clip, plate, out, key="green", engine=args.engine, keyframes=keys, **options)
 
-    import cv2
-
+    from relight_video.background import Background
     from relight_video.detail import downscale
     from relight_video.envmap import load_env, resize_env
     from relight_video.keying import ChromaKeyer
     from relight_video.lighting import background_sh, srgb_to_linear
 
+    info = io.probe(clip)
+    size = (128, round(128 * info.height / info.width))  # the default working size
+    plate_s = downscale(next(Background(plate, info.width, info.height).frames()), size) / 255.0
     keyer = ChromaKeyer("green")
     env = resize_env(load_env(args.env_map), 64) if args.env_map else None
     ratios, reference = [], []
@@ -111,12 +113,9 @@ def main() -> None:
         light = keys.at(i)
         if env is not None:
             coeffs = env_sh(light.apply_to_env(env))
-        else:
-            size = (128, round(128 * f.shape[0] / f.shape[1]))
-            plate_s = downscale(cv2.cvtColor(cv2.imread(str(plate)), cv2.COLOR_BGR2RGB), size)
-            coeffs = background_sh(srgb_to_linear(light.apply_to_plate(plate_s / 255.0)))
-        small = downscale(alpha, (128, round(128 * alpha.shape[0] / alpha.shape[1])))
-        reference.append(reference_ratio(small, coeffs))
+        else:  # the plate as the engine reads it (fitted to the frame), read as light
+            coeffs = background_sh(srgb_to_linear(light.apply_to_plate(plate_s)))
+        reference.append(reference_ratio(downscale(alpha, size), coeffs))
     import matplotlib
 
     matplotlib.use("Agg")

@@ -213,7 +213,8 @@ def _common_options(f):
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run(input, output, config_path, overrides, temporal, flow_weights, quiet, **options):
-    """Harmonize the clip INPUT into a background and write OUTPUT (.mp4, .mov or a folder)."""
+    """Harmonize the clip INPUT into a background and write OUTPUT (.mp4, .m4v, .mkv, .mov or a
+    folder of PNG frames)."""
     from relight_video.config import load_run_config
     from relight_video.harmonize import harmonize_video
 

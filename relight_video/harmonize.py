@@ -403,6 +403,14 @@ def harmonize_video(
             keyframes or cfg.keyframes, float(info.fps), info.num_frames, times=info.frame_times
         )
     envs = EnvMaps(cfg, keys)
+    if keys and not envs and cfg.engine == "diffusion":
+        if any(k.values.get("yaw_deg", 0) for k in keys.keys):
+            print(
+                "warning: keyed yaw_deg without an env map rolls the plate, which the diffusion "
+                "model does not follow as a turning light (README, Keyframed lighting); give "
+                "env_map in the first key to turn the light",
+                file=sys.stderr,
+            )
     if cfg.background is None and envs.base is None:
         raise InputError("no background given (-b/--background, or --env-map)")
     backgrounds = {cfg.background} if cfg.background else set()

@@ -200,3 +200,16 @@ def test_api_arguments_of_the_wrong_type_are_clear_errors(tmp_path, clip, backgr
     with pytest.raises(InputError, match="Keyframes.from_list"):
         Keyframes([{"frame": 0}])
     assert not out.exists()
+
+
+def test_keyed_yaw_from_a_plate_warns_that_the_model_will_not_turn_the_light(
+    tmp_path, clip, background_png, capsys
+):
+    from relight_video.harmonize import harmonize_video
+
+    keys = [{"frame": 0}, {"frame": 11, "yaw_deg": 60}]
+    harmonize_video(clip, background_png, tmp_path / "a.mp4", keyframes=keys, progress=False)
+    assert "keyed yaw_deg without an env map" in capsys.readouterr().err
+    keys = [{"frame": 0}, {"frame": 11, "temperature_k": 3000}]  # no yaw: no warning
+    harmonize_video(clip, background_png, tmp_path / "b.mp4", keyframes=keys, progress=False)
+    assert "warning" not in capsys.readouterr().err

@@ -68,6 +68,9 @@ class DiffusionConfig:
     # the plate only, so it is skipped with --env-map. With the bundled model, +0.05 / +0.01 dB
     # for twice the model time.
     flip: bool = True
+    # run the model on a square window around the subject (the shape it was trained on) when
+    # the frame is not square; false: on the whole frame
+    square: bool = True
 
 
 @dataclass

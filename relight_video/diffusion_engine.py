@@ -45,6 +45,32 @@ def load_pipeline(checkpoint: str | Path | None, device: str = "cpu"):
     return pipe.to(device)
 
 
+def square_window(alpha: np.ndarray) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``: a square of the frame's short side centred on the subject (the
+    matte's bounding box, ``alpha > 0.02``), clamped to the frame; along an axis where the
+    subject is larger than that, the window spans the subject (at most the whole frame).
+
+    The model was trained on square frames with the subject in the middle; run on the whole of
+    a 16:9 frame it reads light from plate it never saw at its sides and scores 0.3–1.1 dB lower
+    on 16:9 versions of the held-out cases (README, "Wide frames"). A square frame or an empty
+    matte gives the whole frame."""
+    h, w = alpha.shape[:2]
+    rows = np.nonzero((alpha > 0.02).any(1))[0]
+    cols = np.nonzero((alpha > 0.02).any(0))[0]
+    if h == w or not len(rows):
+        return 0, 0, w, h
+    side = min(w, h)
+
+    def span(lo: int, hi: int, n: int) -> tuple[int, int]:
+        size = min(n, max(side, hi - lo))
+        start = min(max(round((lo + hi - size) / 2), 0), n - size)
+        return start, start + size
+
+    x0, x1 = span(int(cols[0]), int(cols[-1]) + 1, w)
+    y0, y1 = span(int(rows[0]), int(rows[-1]) + 1, h)
+    return x0, y0, x1, y1
+
+
 class DiffusionEngine:
     name = "diffusion"
 
@@ -83,6 +109,13 @@ class DiffusionEngine:
         self.env, self.env_exposure = env, exposure
         self._env_input = None if env is None else self.pipe.prepare_env(env, exposure)
 
+    def window(self, alpha: np.ndarray) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)``: the part of a working-size frame the model sees:
+        :func:`square_window` with ``cfg.square``, else the whole frame."""
+        if self.cfg.square:
+            return square_window(alpha)
+        return 0, 0, alpha.shape[1], alpha.shape[0]
+
     def model_size(self, w: int, h: int) -> tuple[int, int]:
         """``(w, h)`` the model runs at: the short side ``cfg.model_size`` (the scale the model
         was trained at), aspect kept, rounded to the UNet's multiple."""
@@ -91,7 +124,17 @@ class DiffusionEngine:
         return max(m, round(w * s / m) * m), max(m, round(h * s / m) * m)
 
     def harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
-        """``(h, w, 3) float32`` sRGB in [0, 1] + alpha → harmonized foreground, same size."""
+        """``(h, w, 3) float32`` sRGB in [0, 1] + alpha → harmonized foreground, same size.
+        The model sees :meth:`window` of the frame; outside it nothing changes."""
+        x0, y0, x1, y1 = self.window(alpha)
+        if (x0, y0, x1, y1) == (0, 0, fg.shape[1], fg.shape[0]):
+            return self._harmonize(fg, alpha, bg)
+        out = fg.copy()
+        crop = (slice(y0, y1), slice(x0, x1))
+        out[crop] = self._harmonize(fg[crop], alpha[crop], bg[crop])
+        return out
+
+    def _harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
         import cv2
         import torch
 

@@ -30,6 +30,7 @@ class TemporalState:
     frame: np.ndarray  # (h, w, 3) uint8, previous input at working size
     x0: list | None = None  # per sampling step, torch (1, C, mh, mw): previous frame's x0
     gain: np.ndarray | None = None  # (h, w, 3) previous low-frequency gain
+    window: tuple[int, int, int, int] | None = None  # the model's window (engine.window)
 
 
 def _resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -99,9 +100,12 @@ class FlowGuidedEngine:
         from relight_video.flow import flow_pair, warp
 
         frame = (np.clip(fg, 0, 1) * 255 + 0.5).astype(np.uint8)
-        h, w = frame.shape[:2]
-        mw, mh = self.engine.model_size(w, h)
+        win = self.engine.window(alpha) if hasattr(self.engine, "window") else None
+        win = win or (0, 0, frame.shape[1], frame.shape[0])
+        wx0, wy0, wx1, wy1 = win
+        mw, mh = self.engine.model_size(wx1 - wx0, wy1 - wy0)
         self._flow_ws = None
+        mask = flow_m = prev_x0 = None
         if self.state is not None and self.state.x0 is not None:
             # flow from this frame to the previous one, to pull the previous result here
             fwd, bwd, visible = flow_pair(
@@ -112,17 +116,24 @@ class FlowGuidedEngine:
                 device=self.device,
             )
             self._flow_ws, self._visible_ws = fwd, visible & (alpha > 0.5)
-            import cv2
+            px0, py0, px1, py1 = self.state.window
+            if (px1 - px0, py1 - py0) == (wx1 - wx0, wy1 - wy0):  # else: no x0 fusion
+                import cv2
 
-            flow_m = torch.from_numpy(_resize_flow(fwd, (mw, mh)))[None]
-            vis_m = cv2.resize(
-                self._visible_ws.astype(np.float32), (mw, mh), interpolation=cv2.INTER_AREA
-            )
-            mask = torch.from_numpy(vis_m)[None, None] * self.weight
-            flow_m = flow_m.to(self.state.x0[0].device)
-            prev_x0 = self.state.x0
-        else:
-            mask = flow_m = prev_x0 = None
+                # the model's x0 lives in its window: window pixel q is frame pixel q + o_cur,
+                # whose previous position q + o_cur + flow sits at that minus o_prev in the
+                # previous window
+                offset = np.array([wx0 - px0, wy0 - py0], np.float32)[:, None, None]
+                flow_win = fwd[:, wy0:wy1, wx0:wx1] + offset
+                flow_m = torch.from_numpy(_resize_flow(flow_win, (mw, mh)))[None]
+                vis_m = cv2.resize(
+                    self._visible_ws[wy0:wy1, wx0:wx1].astype(np.float32),
+                    (mw, mh),
+                    interpolation=cv2.INTER_AREA,
+                )
+                mask = torch.from_numpy(vis_m)[None, None] * self.weight
+                flow_m = flow_m.to(self.state.x0[0].device)
+                prev_x0 = self.state.x0
         fraction, steps_x0 = self.fraction, []
 
         def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
@@ -139,7 +150,7 @@ class FlowGuidedEngine:
 
         self.engine.x0_hook = hook
         out = self.engine.harmonize(fg, alpha, bg)
-        self.state = TemporalState(frame=frame, x0=steps_x0)
+        self.state = TemporalState(frame=frame, x0=steps_x0, window=win)
         return out
 
     def smooth_gain(self, gain: np.ndarray) -> np.ndarray:

@@ -189,8 +189,13 @@ def test_square_window_centres_the_subject_in_a_square_of_the_short_side():
     a[5:60, 100:128] = 0.5  # at the right edge
     assert square_window(a) == (56, 0, 128, 72)
     a[:] = 0
-    a[30:50, 10:110] = 1  # wider than the short side: the window spans it
-    assert square_window(a) == (10, 0, 110, 72)
+    a[30:50, 10:110] = 1  # wider than the short side: the window spans it, in steps of 9
+    assert square_window(a) == (6, 0, 114, 72)  # 100 px: 72 + 4 steps of 9
+    for right in (75, 76, 80):  # 73-78 px wide: one size, so fusion never skips a frame
+        a[:] = 0
+        a[10:60, 2:right] = 1
+        x0, _, x1, _ = square_window(a)
+        assert x1 - x0 == 81 and x0 <= 2 and x1 >= right
     portrait = np.zeros((128, 72), np.float32)
     portrait[90:120, 20:50] = 1  # portrait: a square along the long axis
     assert square_window(portrait) == (0, 56, 72, 128)

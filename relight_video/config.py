@@ -71,6 +71,9 @@ class DiffusionConfig:
     # run the model on a square window around the subject (the shape it was trained on) when
     # the frame is not square; false: on the whole frame
     square: bool = True
+    # with square: frame a subject smaller than a training bust in a smaller square, so the
+    # model sees it at the scale it was trained at; false: the short side's square always
+    zoom: bool = True
 
 
 @dataclass

@@ -45,33 +45,62 @@ def load_pipeline(checkpoint: str | Path | None, device: str = "cpu"):
     return pipe.to(device)
 
 
-def square_window(alpha: np.ndarray) -> tuple[int, int, int, int]:
-    """``(x0, y0, x1, y1)``: a square of the frame's short side centred on the subject (the
-    matte's bounding box, ``alpha > 0.02``), clamped to the frame; along an axis where the
-    subject is larger than that, the window grows in steps of an eighth of the short side until
-    it spans the subject (at most the whole frame).
+# The training pairs frame a bust: its matte's long side fills about 0.9 of the square (the
+# held-out sets: 109-122 of 128 px). A subject that would fill less than ZOOM_BELOW of the short
+# side so framed gets a smaller square that frames it the same way.
+FRAME_FILL = 1.1  # window side per px of the subject's long side
+ZOOM_BELOW = 0.8
 
-    The model was trained on square frames with the subject in the middle; run on the whole of
-    a 16:9 frame it reads light from plate it never saw at its sides and scores 0.3–1.1 dB lower
-    on 16:9 versions of the held-out cases (README, "Wide frames"). A square frame or an empty
-    matte gives the whole frame."""
-    h, w = alpha.shape[:2]
+
+def _bbox(alpha: np.ndarray) -> tuple[int, int, int, int] | None:
     rows = np.nonzero((alpha > 0.02).any(1))[0]
     cols = np.nonzero((alpha > 0.02).any(0))[0]
-    if h == w or not len(rows):
-        return 0, 0, w, h
-    side = min(w, h)
-    step = max(1, side // 8)
+    if not len(rows):
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
-    def span(lo: int, hi: int, n: int) -> tuple[int, int]:
+
+def framed_side(alpha: np.ndarray) -> int | None:
+    """The side of a square that frames the subject as the training busts are framed (its long
+    side × :data:`FRAME_FILL`, rounded up to 4 px, at least 16), capped at the frame's short
+    side; ``None`` for an empty matte."""
+    box = _bbox(alpha)
+    if box is None:
+        return None
+    need = max(box[2] - box[0], box[3] - box[1]) * FRAME_FILL
+    return int(min(min(alpha.shape[:2]), max(16, -(-int(np.ceil(need)) // 4) * 4)))
+
+
+def square_window(alpha: np.ndarray, side: int | None = None) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``: a square of ``side`` (default: the frame's short side) around the
+    subject (the matte's bounding box, ``alpha > 0.02``): centred on it across, and, when
+    ``side`` is smaller than the frame's short side, with its bottom edge on the subject's, as
+    a bust is framed; clamped to the frame. Along an axis where the subject is larger than the
+    square, the window grows in steps of an eighth of the square until it spans the subject (at
+    most the whole frame).
+
+    The model was trained on square frames of busts; run on the whole of a 16:9 frame it reads
+    light from plate it never saw at its sides and scores 0.3–1.1 dB lower on 16:9 versions of
+    the held-out cases, and on a subject half the size up to 1.6 dB lower (README, "Wide
+    frames"). A square frame with no ``side`` or an empty matte gives the whole frame."""
+    h, w = alpha.shape[:2]
+    box = _bbox(alpha)
+    if box is None or (h == w and side is None):
+        return 0, 0, w, h
+    side = min(w, h) if side is None else min(side, w, h)
+    step = max(1, side // 8)
+    bottom = side < min(w, h)
+
+    def span(lo: int, hi: int, n: int, at_end: bool = False) -> tuple[int, int]:
         # a subject larger than the square is spanned in steps of an eighth of it, so a subject
         # about as wide as the frame is tall does not toggle the window's size frame to frame
         size = min(n, side + -(-max(0, hi - lo - side) // step) * step)
-        start = min(max(round((lo + hi - size) / 2), 0), n - size)
+        start = hi - size if at_end else round((lo + hi - size) / 2)
+        start = min(max(start, 0), n - size)
         return start, start + size
 
-    x0, x1 = span(int(cols[0]), int(cols[-1]) + 1, w)
-    y0, y1 = span(int(rows[0]), int(rows[-1]) + 1, h)
+    x0, x1 = span(box[0], box[2], w)
+    y0, y1 = span(box[1], box[3], h, at_end=bottom)
     return x0, y0, x1, y1
 
 
@@ -97,6 +126,7 @@ class DiffusionEngine:
         self._generator = None  # per-frame noise draws, seeded per clip
         self.x0_hook = None  # set by the temporal loop
         self.env, self.env_exposure, self._env_input = None, None, None
+        self._side = None  # the window's side while zoomed in on a small subject
 
     @property
     def supports_env(self) -> bool:
@@ -114,11 +144,23 @@ class DiffusionEngine:
         self._env_input = None if env is None else self.pipe.prepare_env(env, exposure)
 
     def window(self, alpha: np.ndarray) -> tuple[int, int, int, int]:
-        """``(x0, y0, x1, y1)``: the part of a working-size frame the model sees:
-        :func:`square_window` with ``cfg.square``, else the whole frame."""
-        if self.cfg.square:
-            return square_window(alpha)
-        return 0, 0, alpha.shape[1], alpha.shape[0]
+        """``(x0, y0, x1, y1)``: the part of a working-size frame the model sees, with
+        ``cfg.square`` :func:`square_window`, else the whole frame.
+
+        A subject that :func:`framed_side` says fills less than :data:`ZOOM_BELOW` of the short
+        side gets a square that frames it; over a clip that side only changes when the subject
+        no longer fits in it or its framed side falls below 0.8 of it, so a matte's jitter does not rescale the
+        model's input frame to frame (and a frame whose window changes size is not flow-fused).
+        Calling it twice on one frame gives the same window."""
+        h, w = alpha.shape[:2]
+        if not self.cfg.square:
+            return 0, 0, w, h
+        want, short, box = framed_side(alpha), min(w, h), _bbox(alpha)
+        if box is not None and self.cfg.zoom:
+            current = self._side or short
+            if max(box[2] - box[0], box[3] - box[1]) > current or want < ZOOM_BELOW * current:
+                self._side = want if want < ZOOM_BELOW * short else None
+        return square_window(alpha, self._side)
 
     def model_size(self, w: int, h: int) -> tuple[int, int]:
         """``(w, h)`` the model runs at: the short side ``cfg.model_size`` (the scale the model

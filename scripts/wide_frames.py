@@ -1,15 +1,18 @@
 """Held-out cases as wide (e.g. 16:9) frames: does the model keep its score off the square?
 
-    python scripts/wide_frames.py data/eval64 [--width 228] [--offsets 50,0,100] [--set KEY=VALUE]
+    python scripts/wide_frames.py data/eval64 [--width 228] [--offsets 50,0,100] [--scales 1,0.5]
 
 Real footage is 16:9; the light-stage cases, like the training pairs, are square. For each case
 of a `relight-video synth pairs` folder this re-renders the plate from the case's own target
 environment (``env_tgt.hdr``) at the case's focal length, pitch and exposure (``meta.json``),
 once square and once ``--width`` pixels wide, places the subject (composite and target, taken
 back off the case's plate through its matte) at each ``--offsets`` column of the wide frame, and
-scores the composite and the diffusion engine with the whole frame (``diffusion.square=false``)
-and with the square window around the subject (the default). Only the framing changes: the
-subject, its target and the light are the case's. Mean fPSNR (dB) per framing.
+scores the composite and the diffusion engine with the whole frame (``diffusion.square=false``),
+with the square window of the frame's short side (``diffusion.zoom=false``) and with the
+default window, which also frames a small subject the way the training busts are framed. Each
+``--scales`` factor below 1 shrinks the subject (area resampling, bottom edge kept, centre column
+kept) as if it stood further away. Only the framing changes: the subject, its target and the
+light are the case's. Mean fPSNR (dB) per framing.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def render_plate(env: np.ndarray, width: int, size: int, view: dict, exposure: f
 
 
 def main() -> None:
+    import cv2
+
     from relight_video.config import load_run_config
     from relight_video.detail import composite
     from relight_video.engines import make_engine
@@ -56,14 +61,19 @@ def main() -> None:
     ap.add_argument("cases", type=Path)
     ap.add_argument("--width", type=int, default=228, help="wide frame width (128 px tall: 16:9)")
     ap.add_argument("--offsets", default="50,0,100", help="subject columns in the wide frame")
+    ap.add_argument("--scales", default="1,0.5", help="subject sizes (1: the case's own)")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args()
+
+    def engine(*extra: str):
+        return make_engine(load_run_config(None, [*args.overrides, *extra]))
+
     engines = {
-        "window": make_engine(load_run_config(None, args.overrides)),
-        "whole frame": make_engine(
-            load_run_config(None, [*args.overrides, "diffusion.square=false"])
-        ),
+        "window": engine(),
+        "no zoom": engine("diffusion.zoom=false"),
+        "whole frame": engine("diffusion.square=false"),
     }
+    scales = [float(x) for x in args.scales.split(",") if x.strip()]
     offsets = [int(x) for x in args.offsets.split(",") if x.strip()]
     scores: dict[tuple[str, str], list[float]] = {}
     try:
@@ -80,19 +90,28 @@ def main() -> None:
             a3 = case.alpha[..., None]
             fg_comp = case.composite - case.background * (1 - a3)  # the subject, times alpha
             fg_tgt = case.target - case.background * (1 - a3)
-            for ox in [None, *offsets]:
+            for scale, ox in ((sc, ox) for sc in scales for ox in [None, *offsets]):
+                if not 0 < scale <= 1:
+                    raise InputError(f"--scales: expected factors in (0, 1], got {scale:g}")
                 width = size if ox is None else args.width
                 col = 0 if ox is None else ox
                 if not 0 <= col <= width - size:
                     raise InputError(f"--offsets: {col} is outside 0..{width - size}")
+                n = max(2, round(size * scale))
+                x = col + (size - n) // 2  # the shrunk subject: same centre column, same bottom
+
+                def shrink(img: np.ndarray, n: int = n) -> np.ndarray:
+                    return cv2.resize(img.astype(np.float32), (n, n), interpolation=cv2.INTER_AREA)
+
                 plate = render_plate(env, width, size, meta["view"], meta["exposure_tgt"])
                 alpha = np.zeros((size, width), np.float32)
-                alpha[:, col : col + size] = case.alpha
+                alpha[size - n :, x : x + n] = shrink(case.alpha)
                 comp, tgt = (plate * (1 - alpha[..., None]) for _ in range(2))
-                comp[:, col : col + size] += fg_comp
-                tgt[:, col : col + size] += fg_tgt
+                comp[size - n :, x : x + n] += shrink(fg_comp)
+                tgt[size - n :, x : x + n] += shrink(fg_tgt)
                 comp, tgt = (np.clip(np.rint(x), 0, 255).astype(np.uint8) for x in (comp, tgt))
-                framing = "square" if ox is None else f"{width} wide, subject at {ox}"
+                framing = "square" if ox is None else f"{width} wide, at {ox}"
+                framing += "" if scale == 1 else f", subject x{scale:g}"
                 scores.setdefault((framing, "composite"), []).append(fpsnr(comp, tgt, alpha))
                 for name, engine in engines.items():
                     engine.reset()
@@ -103,7 +122,7 @@ def main() -> None:
         raise SystemExit(f"error: {e}") from None
     print(f"{args.cases}: {len(folders)} cases, mean fPSNR (dB), plates re-rendered from env_tgt")
     for (framing, name), values in scores.items():
-        print(f"  {framing:<26} {name:<12} {np.mean(values):6.2f}")
+        print(f"  {framing:<34} {name:<12} {np.mean(values):6.2f}")
 
 
 if __name__ == "__main__":

@@ -210,17 +210,45 @@ def test_engine_runs_the_model_on_the_window_only(checkpoint):
     fg = rng.random((48, 96, 3)).astype(np.float32)
     bg = rng.random((48, 96, 3)).astype(np.float32)
     a = np.zeros((48, 96), np.float32)
-    a[8:40, 10:40] = 1
+    a[4:46, 10:50] = 1  # 42 px tall: framed as a bust by the frame's height, no zoom
     engine = DiffusionEngine(DiffusionConfig(model_size=16), str(checkpoint), seed=0)
-    assert engine.window(a) == (1, 0, 49, 48)
+    assert engine.window(a) == (6, 0, 54, 48)
     out = engine.harmonize(fg, a, bg)
-    assert np.array_equal(out[:, :1], fg[:, :1]) and np.array_equal(out[:, 49:], fg[:, 49:])
+    assert np.array_equal(out[:, :6], fg[:, :6]) and np.array_equal(out[:, 54:], fg[:, 54:])
     engine.reset()
-    crop = engine.harmonize(fg[:, 1:49], a[:, 1:49], bg[:, 1:49])
-    np.testing.assert_allclose(out[:, 1:49], crop, atol=1e-6)
+    crop = engine.harmonize(fg[:, 6:54], a[:, 6:54], bg[:, 6:54])
+    np.testing.assert_allclose(out[:, 6:54], crop, atol=1e-6)
     whole = DiffusionEngine(DiffusionConfig(model_size=16, square=False), str(checkpoint), seed=0)
     assert whole.window(a) == (0, 0, 96, 48)
-    assert not np.allclose(whole.harmonize(fg, a, bg)[:, 1:49], crop, atol=1e-3)
+    assert not np.allclose(whole.harmonize(fg, a, bg)[:, 6:54], crop, atol=1e-3)
+
+
+def test_a_small_subject_is_framed_like_a_bust_and_the_frame_holds_over_a_clip(checkpoint):
+    from relight_video.diffusion_engine import DiffusionEngine, framed_side
+
+    a = np.zeros((72, 128), np.float32)
+    a[40:72, 50:74] = 1  # 32 px tall: 32 x 1.1 -> 36, under 0.8 of the 72 px side
+    assert framed_side(a) == 36
+    engine = DiffusionEngine(DiffusionConfig(model_size=16), str(checkpoint), seed=0)
+    assert engine.window(a) == (44, 36, 80, 72)  # centred across, bottom on the subject's
+    assert engine.window(a) == (44, 36, 80, 72)  # the same frame asked twice: the same window
+    a[38:40, 50:74] = 1  # the matte grows by 2 px and still fits: the side holds (no rescale)
+    assert engine.window(a) == (44, 36, 80, 72)
+    a[30:38, 50:74] = 1  # 42 px tall: no longer fits in 36, re-framed at 48
+    assert engine.window(a) == (38, 24, 86, 72)
+    a[:] = 0
+    a[60:72, 58:66] = 1  # much smaller: shrinks (16 px, the smallest window)
+    assert engine.window(a) == (54, 56, 70, 72)
+    a[:] = 0
+    a[10:72, 40:90] = 1  # large again: the short side, as with no zoom
+    assert engine.window(a) == (29, 0, 101, 72)
+    engine.reset()
+    square = np.zeros((64, 64), np.float32)
+    square[40:64, 20:40] = 1  # a square frame zooms too
+    assert engine.window(square) == (16, 36, 44, 64)  # 24 px tall: a 28 px square
+    square[8:64, 4:60] = 1  # a bust-sized subject: the whole square frame
+    engine.reset()
+    assert engine.window(square) == (0, 0, 64, 64)
 
 
 class _WindowEcho:

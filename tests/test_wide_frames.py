@@ -23,7 +23,17 @@ def cases(tmp_path_factory):
 
 def test_square_framing_is_the_same_run_with_or_without_the_window(cases):
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), str(cases), "--width", "84", "--offsets", "18,0"],
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(cases),
+            "--width",
+            "84",
+            "--offsets",
+            "18,0",
+            "--scales",
+            "1,0.5",
+        ],
         capture_output=True,
         text=True,
     )
@@ -32,10 +42,14 @@ def test_square_framing_is_the_same_run_with_or_without_the_window(cases):
     for line in run.stdout.splitlines()[1:]:
         framing, value = line.rsplit(None, 1)
         rows[" ".join(framing.split())] = float(value)
-    assert rows["square window"] == rows["square whole frame"]  # a square frame is its window
-    for framing in ("84 wide, subject at 18", "84 wide, subject at 0"):
+    # a square frame of a bust-sized subject is its own window
+    assert rows["square window"] == rows["square whole frame"] == rows["square no zoom"]
+    for framing in ("84 wide, at 18", "84 wide, at 0"):
         assert rows[f"{framing} composite"] == pytest.approx(rows["square composite"], abs=0.3)
-        assert {f"{framing} window", f"{framing} whole frame"} <= set(rows)
+        assert {f"{framing} window", f"{framing} whole frame", f"{framing} no zoom"} <= set(rows)
+    # a half-size subject in a square frame: zoomed in, the window differs from the frame
+    assert rows["square, subject x0.5 no zoom"] == rows["square, subject x0.5 whole frame"]
+    assert rows["square, subject x0.5 window"] != rows["square, subject x0.5 whole frame"]
 
 
 def test_an_offset_outside_the_frame_is_one_error_line(cases):

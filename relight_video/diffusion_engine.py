@@ -148,11 +148,11 @@ class DiffusionEngine:
         """``(x0, y0, x1, y1)``: the part of a working-size frame the model sees, with
         ``cfg.square`` :func:`square_window`, else the whole frame.
 
-        A subject that :func:`framed_side` says fills less than :data:`ZOOM_BELOW` of the short
-        side gets a square that frames it; over a clip that side only changes when the subject
-        no longer fits in it or its framed side falls below 0.8 of it, so a matte's jitter does not rescale the
-        model's input frame to frame (and a frame whose window changes size is not flow-fused).
-        Calling it twice on one frame gives the same window."""
+        With ``cfg.zoom``, a subject whose :func:`framed_side` is under :data:`ZOOM_BELOW` of
+        the short side gets a square that frames it. Over a clip that side changes only when
+        the subject no longer fits in it or its framed side falls below 0.8 of it, so a matte's
+        jitter does not rescale the model's input frame to frame (a frame whose window changes
+        size is not flow-fused). Calling it twice on one frame gives the same window."""
         h, w = alpha.shape[:2]
         if not self.cfg.square:
             return 0, 0, w, h

@@ -242,7 +242,7 @@ def evaluate_cases(
         cfg = load_run_config(
             config_path, overrides, engine=name, working_size=working_size, checkpoint=ckpt
         )
-        built[label] = (make_engine(cfg), cfg.working_size, cfg.strength)
+        built[label] = (make_engine(cfg), cfg.working_px, cfg.strength)
     if not output.parent.is_dir():
         raise InputError(f"output folder does not exist: {output.parent}")
     if output.exists() and not output.is_dir():
@@ -290,7 +290,7 @@ def evaluate_cases(
         results[name]["mean"] = mean_metrics(results[name]["cases"])
     doc = {
         "cases_dir": str(cases_dir),
-        "working_size": next(iter(built.values()))[1],
+        "working_size": _working_sizes({name: size for name, (_, size, _) in built.items()}),
         "cases": names,
         "cases_with_target": with_target,
         "engines": {name: _ordered(results[name]) for name in engines},
@@ -312,6 +312,14 @@ def parse_engine_spec(text: str, checkpoint: str | None) -> tuple[str, str, str 
     if not label or not path or not label.replace("-", "").replace("_", "").isalnum():
         raise InputError(f"--engine: expected NAME or LABEL=CHECKPOINT_DIR, got {text!r}")
     return label, "diffusion", path
+
+
+def _working_sizes(sizes: dict[str, int]) -> int | str:
+    """One working size, or, where engines differ (the diffusion engine's default is 256, the
+    others' 128), each engine's: ``"composite 128, diffusion 256"``."""
+    if len(set(sizes.values())) == 1:
+        return next(iter(sizes.values()))
+    return ", ".join(f"{name} {size}" for name, size in sizes.items())
 
 
 def _ordered(res: dict[str, Any]) -> dict[str, Any]:

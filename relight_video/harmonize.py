@@ -480,7 +480,7 @@ def harmonize_video(
             frame_source.close()  # the decoder (and its file) now, not at garbage collection
             raise
         harmonizer = FrameHarmonizer(
-            engine, info.width, info.height, cfg.working_size, strength=cfg.strength
+            engine, info.width, info.height, cfg.working_px, strength=cfg.strength
         )
         start = time.perf_counter()
         bar = stack.enter_context(
@@ -589,7 +589,7 @@ def harmonize_image(
         plate = envs.view(w, h)
     engine = make_engine(cfg)
     check_env_engine(cfg, envs, engine)
-    harmonizer = FrameHarmonizer(engine, w, h, cfg.working_size, strength=cfg.strength)
+    harmonizer = FrameHarmonizer(engine, w, h, cfg.working_px, strength=cfg.strength)
     result, fg_h = harmonizer(fg, a, plate, env=envs.at(None))
     io.write_image(output, result)
     if cfg.output_alpha:

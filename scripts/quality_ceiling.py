@@ -104,18 +104,18 @@ def main() -> None:
         )
         for oracle in oracles:
             oracle.target = case.target
-            pred = harmonize_case(oracle, case, cfg.working_size)
+            pred = harmonize_case(oracle, case, cfg.working_px)
             add(f"ceiling @ {oracle.model_px} px", pred, case)
-        add("model", harmonize_case(engine, case, cfg.working_size), case)
+        add("model", harmonize_case(engine, case, cfg.working_px), case)
         # the light read from another case's plate (the composite, and so the visible
         # background, unchanged): how much the right plate is worth to the model
         other = load_case(folders[(i + len(folders) // 2) % len(folders)]).background
         wrong = dataclasses.replace(case, background=other)
-        add("model, another case's plate", harmonize_case(engine, wrong, cfg.working_size), case)
+        add("model, another case's plate", harmonize_case(engine, wrong, cfg.working_px), case)
         if (folder / "env_tgt.hdr").is_file() and engine.supports_env:
             env = resize_env(load_env(folder / "env_tgt.hdr"), 128)
             light = EnvLight(env, auto_exposure(env))
-            add("model, true env map", harmonize_case(engine, case, cfg.working_size, light), case)
+            add("model, true env map", harmonize_case(engine, case, cfg.working_px, light), case)
         if args.outputs is not None:
             pred = io._to_channels(io.read_image(args.outputs / folder.name / "harmonized.png"), 3)
             add("model + global gain", best_global_gain(pred, case.target, case.alpha), case)

@@ -69,3 +69,13 @@ def test_parse_rate_reads_ntsc_decimals_as_ntsc(value, rate):
 def test_parse_rate_refuses_what_is_not_a_rate(value):
     with pytest.raises(InputError, match="fps: expected"):
         parse_rate(value)
+
+
+def test_working_size_defaults_by_engine_and_an_explicit_one_wins():
+    from relight_video.config import load_run_config
+
+    assert load_run_config(None, ()).working_px == 256  # diffusion, the default engine
+    assert load_run_config(None, (), engine="classical").working_px == 128
+    assert load_run_config(None, (), engine="composite").working_px == 128
+    assert load_run_config(None, ("working_size=160",)).working_px == 160
+    assert load_run_config(None, (), engine="classical", working_size=96).working_px == 96

@@ -66,7 +66,8 @@ def main() -> None:
     args = ap.parse_args()
 
     def engine(*extra: str):
-        return make_engine(load_run_config(None, [*args.overrides, *extra]))
+        cfg = load_run_config(None, [*args.overrides, *extra])
+        return make_engine(cfg), cfg.working_px  # the product's working size (256: no resize)
 
     engines = {
         "window": engine(),
@@ -113,9 +114,10 @@ def main() -> None:
                 framing = "square" if ox is None else f"{width} wide, at {ox}"
                 framing += "" if scale == 1 else f", subject x{scale:g}"
                 scores.setdefault((framing, "composite"), []).append(fpsnr(comp, tgt, alpha))
-                for name, engine in engines.items():
+                for name, (engine, working_px) in engines.items():
                     engine.reset()
-                    _, fg = FrameHarmonizer(engine, width, size, width)(comp, alpha, plate)
+                    harmonizer = FrameHarmonizer(engine, width, size, working_px)
+                    _, fg = harmonizer(comp, alpha, plate)
                     pred = composite(fg, comp, alpha)
                     scores.setdefault((framing, name), []).append(fpsnr(pred, tgt, alpha))
     except InputError as e:

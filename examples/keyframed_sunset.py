@@ -102,7 +102,7 @@ def main() -> None:
     from relight_video.lighting import background_sh, srgb_to_linear
 
     info = io.probe(clip)
-    size = (128, round(128 * info.height / info.width))  # the default working size
+    size = (128, round(128 * info.height / info.width))  # the classical engine's working size
     plate_s = downscale(next(Background(plate, info.width, info.height).frames()), size) / 255.0
     keyer = ChromaKeyer("green")
     env = resize_env(load_env(args.env_map), 64) if args.env_map else None

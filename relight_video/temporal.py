@@ -81,10 +81,12 @@ class FlowGuidedEngine:
         self.state: TemporalState | None = None
         self._flow_ws = None  # backward flow at working size: current frame -> previous frame
         self._visible_ws = None
+        self._prev_gain: np.ndarray | None = None
 
     def reset(self) -> None:
         self.engine.reset()
         self.state = None
+        self._prev_gain = None
 
     @property
     def supports_env(self) -> bool:
@@ -150,6 +152,8 @@ class FlowGuidedEngine:
 
         self.engine.x0_hook = hook
         out = self.engine.harmonize(fg, alpha, bg)
+        # the previous frame's gain stays until smooth_gain() has blended it into this one's
+        self._prev_gain = None if self.state is None else self.state.gain
         self.state = TemporalState(frame=frame, x0=steps_x0, window=win)
         return out
 
@@ -157,7 +161,7 @@ class FlowGuidedEngine:
         """Blend this frame's detail-transfer gain with the previous one warped here."""
         from relight_video.flow import warp
 
-        prev = None if self.state is None else self.state.gain
+        prev = self._prev_gain
         if prev is not None and self._flow_ws is not None and prev.shape == gain.shape:
             warped = warp(prev, self._flow_ws)
             k = self.gain_smoothing * self._visible_ws[..., None].astype(np.float32)

@@ -313,3 +313,29 @@ def cv2_blur(x):
     import cv2
 
     return cv2.GaussianBlur(x, (0, 0), 1.5)
+
+
+@pytest.mark.parametrize("k", [0.0, 0.5, 1.0])
+def test_gain_smoothing_blends_the_previous_frames_gain(k):
+    """On a still clip (zero flow, all visible) frame t's gain becomes (1 - k)·own + k·previous
+    smoothed gain; the previous gain must outlive the state of frame t-1 (it once did not, and
+    the smoothing never ran)."""
+    from relight_video.temporal import FlowGuidedEngine
+
+    rng = np.random.default_rng(4)
+    frame = cv2_blur(rng.random((48, 64, 3)).astype(np.float32))
+    alpha = np.ones((48, 64), np.float32)
+    engine = FlowGuidedEngine(_WindowEcho(False), gain_smoothing=k)
+    engine.reset()
+    bg = np.full(frame.shape, 0.5, np.float32)
+    got, want = [], None
+    for own in (1.0, 2.0, 4.0):
+        engine.harmonize(frame, alpha, bg)
+        g = engine.smooth_gain(np.full((48, 64, 3), own, np.float32))
+        want = own if want is None else (1 - k) * own + k * want
+        got.append((float(g[10:38, 10:54].mean()), want))
+    for g, w in got:
+        assert abs(g - w) < 1e-3, got
+    engine.reset()  # a new clip starts from its own gain
+    engine.harmonize(frame, alpha, bg)
+    assert float(engine.smooth_gain(np.full((48, 64, 3), 3.0, np.float32)).mean()) == 3.0

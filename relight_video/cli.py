@@ -136,7 +136,7 @@ def _common_options(f):
             "--working-size",
             type=int,
             default=None,
-            help="Long side in px the engine works at (default 128).",
+            help="Long side in px the engine works at (default 256 for the diffusion engine, 128 for the others).",
         ),
         click.option(
             "--strength",

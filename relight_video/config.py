@@ -36,6 +36,7 @@ class KeyConfig:
     bg_level: float = 0.8  # ... at/above which it is screen (between: a soft edge)
     spill: float = 1.0  # 0 = no spill suppression, 1 = full
     matte_blur: float = 0.6  # Gaussian sigma (px at source size) applied to the matte
+    edge_alpha: bool = True  # re-estimate the matte's edge from the subject's colour (no fringe)
     smooth: float = 0.5  # temporal smoothing of the estimated key colour (0 = none)
 
 

@@ -578,6 +578,7 @@ def harmonize_image(
             bg_level=k.bg_level,
             spill=k.spill,
             matte_blur=k.matte_blur,
+            edge_alpha=k.edge_alpha,
         )(fg)
     h, w = fg.shape[:2]
     if cfg.garbage:

@@ -94,6 +94,7 @@ def _mattes(cfg: RunConfig, input_path: Path, info: io.VideoInfo) -> Iterator[tu
             bg_level=k.bg_level,
             spill=k.spill,
             matte_blur=k.matte_blur,
+            edge_alpha=k.edge_alpha,
         )
         for frame in frames:
             yield keyer(frame)

@@ -107,3 +107,68 @@ def test_a_wide_soft_edge_keys():
     row = a[h // 2]
     assert ((a > 0.01) & (a < 0.99)).sum() > 32767
     assert row[50] == 0 and row[-1] == 1 and np.all(np.diff(row[100:380]) >= -1e-6)
+
+
+def _striped_disc(soft_px: float, outline: bool = False):
+    """A navy/white striped disc with a linear soft edge of ``soft_px`` on a green screen (lit
+    unevenly), its true alpha and colours; with ``outline``, a 3-px black rim inside the edge."""
+    h, w = 240, 320
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    fg = np.where(((xx + 0.6 * yy) // 20 % 2 == 0)[..., None], [40, 60, 140], [225, 225, 215])
+    d = np.hypot(xx - 160, (yy - 200) / 1.3)
+    if outline:
+        fg = np.where(((d > 147) & (d < 150))[..., None], [15, 15, 15], fg)
+    alpha = np.clip((150 - d) / soft_px + 0.5, 0, 1)[..., None]
+    screen = np.array([40, 155, 60], np.float32) * (0.9 + 0.2 * xx[..., None] / w)
+    frame = np.clip(alpha * fg + (1 - alpha) * screen + 0.5, 0, 255).astype(np.uint8)
+    return frame, alpha[..., 0], fg.astype(np.float32)
+
+
+def test_a_dark_subject_mixed_with_the_screen_is_not_called_opaque():
+    """Navy mixed with green has no green excess, so the colour-difference key calls the mix
+    opaque and despill turns it teal: a fringe. Projecting the edge onto the line between the
+    screen and the subject's own colour found inward recovers the coverage."""
+    import cv2
+
+    frame, truth, fg = _striped_disc(2.0)
+    plate = np.array([90.0, 70.0, 65.0])
+    band = cv2.dilate(((truth > 0.001) & (truth < 0.999)).astype(np.uint8), np.ones((5, 5))) > 0
+    scores = {}
+    for edge in (False, True):
+        a, f = ChromaKeyer("green", edge_alpha=edge)(frame)
+        comp = a[..., None] * f + (1 - a[..., None]) * plate
+        want = truth[..., None] * fg + (1 - truth[..., None]) * plate
+        cast = (comp[..., 1] - comp[..., [0, 2]].mean(-1)) - (
+            want[..., 1] - want[..., [0, 2]].mean(-1)
+        )
+        scores[edge] = (
+            np.abs(a - truth)[band].mean(),
+            np.abs(comp - want)[band].mean(),
+            cast[band].mean(),
+        )
+    (a_old, err_old, cast_old), (a_new, err_new, cast_new) = scores[False], scores[True]
+    assert cast_old > 3 and abs(cast_new) < 1, scores  # the teal fringe, then none
+    assert err_new < 0.7 * err_old and a_new < 0.6 * a_old, scores
+
+
+def test_an_opaque_outline_at_the_edge_stays_opaque():
+    """A dark rim just inside the edge is not on the line between the screen and the shirt's
+    colour, so the edge re-estimate leaves it to the key: opaque, not see-through."""
+    frame, truth, _ = _striped_disc(1.0, outline=True)
+    a, _ = ChromaKeyer("green")(frame)
+    yy, xx = np.mgrid[0 : truth.shape[0], 0 : truth.shape[1]]
+    rim = (np.hypot(xx - 160, (yy - 200) / 1.3) > 147.5) & (
+        np.hypot(xx - 160, (yy - 200) / 1.3) < 148.5
+    )
+    assert a[rim].mean() > 0.97, a[rim].mean()
+
+
+def test_key_edges_script_prints_every_case():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "key_edges.py"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "→" in line]
+    assert len(rows) == 13, out.stdout  # the header and 2 widths × 2 chroma × 3 subjects

@@ -171,4 +171,4 @@ def test_key_edges_script_prints_every_case():
     script = Path(__file__).resolve().parents[1] / "scripts" / "key_edges.py"
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "→" in line]
-    assert len(rows) == 13, out.stdout  # the header and 2 widths × 2 chroma × 3 subjects
+    assert len(rows) == 15, out.stdout  # header, 2 widths × 2 chroma × 3 subjects, blue, hair

@@ -287,14 +287,17 @@ def _edge_alpha(
     gy = cv2.Sobel(small, cv2.CV_16S, 0, 1)[sy, sx].astype(np.float32)
     norm = np.hypot(gx, gy)
     nx, ny = gx / np.maximum(norm, 1e-6), gy / np.maximum(norm, 1e-6)
-    # march inward to the first surely-opaque pixel: every step at once, (N, T)
+    # march inward to the first surely-opaque pixel, all steps at once: (N, T)
     t = np.arange(1, 3 * radius + 2, dtype=np.float32)
-    xs = np.clip(np.rint(points[:, :1] + nx[:, None] * t), 0, w - 1).astype(np.intp)
-    ys = np.clip(np.rint(points[:, 1:] + ny[:, None] * t), 0, h - 1).astype(np.intp)
-    hits = deep[ys, xs] > 0
+    xs = (points[:, :1] + 0.5 + nx[:, None] * t).astype(np.int32)  # + 0.5, truncated: rounded
+    ys = (points[:, 1:] + 0.5 + ny[:, None] * t).astype(np.int32)
+    np.clip(xs, 0, w - 1, out=xs)
+    np.clip(ys, 0, h - 1, out=ys)
+    hits = deep.reshape(-1)[ys * w + xs] > 0
     first = hits.argmax(axis=1)
-    found = hits[np.arange(len(points)), first] & (norm > 0)
-    fx, fy = xs[np.arange(len(points)), first], ys[np.arange(len(points)), first]
+    rows = np.arange(len(points))
+    found = hits[rows, first] & (norm > 0)
+    fx, fy = xs[rows, first], ys[rows, first]
     at = (points[:, 1], points[:, 0])
     c = frame[at].astype(np.float32)
     k = _sample(field, points, (h, w))

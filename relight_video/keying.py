@@ -263,6 +263,16 @@ def _edge_alpha(
     the key's own alpha."""
     import cv2
 
+    # work in the subject's bounding box (with room for the march): views, so the matte is
+    # written in place; a subject a quarter of the frame costs a quarter of the full-frame passes
+    full_h, full_w = alpha_u8.shape
+    bx, by, bw, bh = cv2.boundingRect(alpha_u8)
+    if bw == 0 or bh == 0:
+        return None
+    m = 3 * radius + 2
+    x0, y0 = max(0, bx - m), max(0, by - m)
+    frame = frame[y0 : min(full_h, by + bh + m), x0 : min(full_w, bx + bw + m)]
+    alpha_u8 = alpha_u8[y0 : y0 + frame.shape[0], x0 : x0 + frame.shape[1]]
     h, w = alpha_u8.shape
     opaque = cv2.compare(alpha_u8, 255, cv2.CMP_EQ)  # 0 / 255
     size = 2 * radius + 1
@@ -276,7 +286,7 @@ def _edge_alpha(
     points = points.reshape(-1, 2)
     deep = cv2.erode(opaque, kernel)  # surely the subject: ``radius`` inside the opaque region
     # the matte's inward direction, from a small, smoothed copy (a few ms less than full size)
-    step = max(1, min(h, w) // 270)
+    step = max(1, min(full_h, full_w) // 270)
     small = cv2.resize(
         alpha_u8, (max(1, w // step), max(1, h // step)), interpolation=cv2.INTER_AREA
     )
@@ -300,7 +310,7 @@ def _edge_alpha(
     fx, fy = xs[rows, first], ys[rows, first]
     at = (points[:, 1], points[:, 0])
     c = frame[at].astype(np.float32)
-    k = _sample(field, points, (h, w))
+    k = _sample(field, points + np.array([x0, y0], points.dtype), (full_h, full_w))
     f = frame[fy, fx].astype(np.float32)
     d = f - k
     den = (d * d).sum(axis=1)
@@ -312,10 +322,11 @@ def _edge_alpha(
     weight *= found & (den > min_contrast**2) & (residual < max_residual)
     old = alpha_u8[at].astype(np.float32)
     alpha_u8[at] = np.rint(old + weight * (a * 255.0 - old)).astype(np.uint8)
-    colour = np.empty_like(frame)  # read only where ``valid``
-    valid = np.zeros((h, w), bool)
-    colour[at] = f.astype(np.uint8)
-    valid[at] = found
+    colour = np.empty((full_h, full_w, 3), np.uint8)  # read only where ``valid``
+    valid = np.zeros((full_h, full_w), bool)
+    at_full = (points[:, 1] + y0, points[:, 0] + x0)
+    colour[at_full] = f.astype(np.uint8)
+    valid[at_full] = found
     return colour, valid
 
 

@@ -29,7 +29,6 @@ from relight_video.errors import InputError
 class TemporalState:
     frame: np.ndarray  # (h, w, 3) uint8, previous input at working size
     x0: list | None = None  # per sampling step, torch (1, C, mh, mw): previous frame's x0
-    gain: np.ndarray | None = None  # (h, w, 3) previous low-frequency gain
     window: tuple[int, int, int, int] | None = None  # the model's window (engine.window)
 
 
@@ -81,12 +80,12 @@ class FlowGuidedEngine:
         self.state: TemporalState | None = None
         self._flow_ws = None  # backward flow at working size: current frame -> previous frame
         self._visible_ws = None
-        self._prev_gain: np.ndarray | None = None
+        self._gain: np.ndarray | None = None  # the last frame's smoothed detail-transfer gain
 
     def reset(self) -> None:
         self.engine.reset()
         self.state = None
-        self._prev_gain = None
+        self._gain = None
 
     @property
     def supports_env(self) -> bool:
@@ -152,8 +151,6 @@ class FlowGuidedEngine:
 
         self.engine.x0_hook = hook
         out = self.engine.harmonize(fg, alpha, bg)
-        # the previous frame's gain stays until smooth_gain() has blended it into this one's
-        self._prev_gain = None if self.state is None else self.state.gain
         self.state = TemporalState(frame=frame, x0=steps_x0, window=win)
         return out
 
@@ -161,11 +158,10 @@ class FlowGuidedEngine:
         """Blend this frame's detail-transfer gain with the previous one warped here."""
         from relight_video.flow import warp
 
-        prev = self._prev_gain
+        prev = self._gain
         if prev is not None and self._flow_ws is not None and prev.shape == gain.shape:
             warped = warp(prev, self._flow_ws)
             k = self.gain_smoothing * self._visible_ws[..., None].astype(np.float32)
             gain = gain * (1 - k) + warped * k
-        if self.state is not None:
-            self.state.gain = gain
+        self._gain = gain
         return gain

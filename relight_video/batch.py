@@ -612,7 +612,7 @@ def run_job(job: Job, progress: bool = False) -> dict[str, Any]:
     """Harmonize one job, in whatever process runs it (this one, a pool worker, a Ray worker).
 
     Never raises for the job's own failure: returns ``{"ok": False, "error": ...}`` instead, and
-    on success ``{"ok": True, "frames": ..., "stages": ...}``; both with ``seconds``, times, host.
+    on success ``{"ok": True, "frames": ..., "cuts": ..., "stages": ...}``; both with ``seconds``, times, host.
     """
     import socket
 
@@ -626,7 +626,7 @@ def run_job(job: Job, progress: bool = False) -> dict[str, Any]:
         job.remove_partials()
         stats = harmonize_video(job.input, None, job.output, config=job.config, progress=progress)
         stages = {k: round(v, 3) for k, v in stats.stages.items()}
-        result.update(ok=True, frames=stats.frames, stages=stages)
+        result.update(ok=True, frames=stats.frames, cuts=stats.cuts, stages=stages)
     except Exception as e:  # one job's failure is data for the manifest, not a crash
         result.update(ok=False, error=describe(e))
     result.update(seconds=round(time.perf_counter() - t0, 3), ended=_now())

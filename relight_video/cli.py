@@ -224,8 +224,13 @@ def run(input, output, config_path, overrides, temporal, flow_weights, quiet, **
         overrides = (*overrides, f"temporal.flow_weights={flow_weights}")
     cfg = load_run_config(config_path, overrides, **options)
     stats = harmonize_video(input, None, output, config=cfg, progress=not quiet)
+    shots = ""
+    if stats.cuts:
+        listed = ", ".join(map(str, stats.cuts[:8])) + (", ..." if len(stats.cuts) > 8 else "")
+        shots = f"; {len(stats.cuts) + 1} shots, cuts at frames {listed}"
     click.echo(
-        f"wrote {output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps)",
+        f"wrote {output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps)"
+        f"{shots}",
         err=True,
     )
 

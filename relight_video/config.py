@@ -93,6 +93,17 @@ class TemporalConfig:
 
 
 @dataclass
+class CutConfig:
+    """Hard-cut detection (see :mod:`relight_video.cuts`): on the first frame of a new shot the
+    key, the person matte and the engine forget the previous shot."""
+
+    detect: bool = True
+    threshold: float = 25.0  # least mean change of a 16-px thumbnail, 0..255 levels, or
+    histogram: float = 0.25  # least change of the colour histogram, 0..1 (half the L1 norm)
+    ratio: float = 2.0  # ... and at least this times the median of the last few frames' change
+
+
+@dataclass
 class EncodeConfig:
     """Output encoding (see :mod:`relight_video.io`)."""
 
@@ -136,6 +147,7 @@ class RunConfig:
     classical: ClassicalConfig = field(default_factory=ClassicalConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    cuts: CutConfig = field(default_factory=CutConfig)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
 
     @property
@@ -186,6 +198,9 @@ class RunConfig:
             "temporal.fraction": (self.temporal.fraction, 0.0, 1.0),
             "temporal.weight": (self.temporal.weight, 0.0, 1.0),
             "temporal.gain_smoothing": (self.temporal.gain_smoothing, 0.0, 1.0),
+            "cuts.threshold": (self.cuts.threshold, 0.1, 255.0),
+            "cuts.histogram": (self.cuts.histogram, 0.01, 1.0),
+            "cuts.ratio": (self.cuts.ratio, 1.0, 100.0),
         }
         for name, (v, lo, hi) in ranges.items():
             if not lo <= v <= hi:

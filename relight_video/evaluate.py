@@ -398,13 +398,15 @@ def evaluate_video(
       mean squared difference on the [0, 1] scale;
     - flicker: :class:`relight_video.metrics.Flicker`, mean ``|ΔL|`` of the mean foreground
       Rec. 709 luma, 0..255 levels;
+    - both within shots: no pair across a hard cut of the input (:mod:`relight_video.cuts`,
+      the run's default detector) is scored;
     - with ``target`` (a folder of PNGs or a clip, one frame per output frame): per-frame PSNR,
       fPSNR, MSE, fMSE (0..255 scale), averaged over frames (fPSNR / fMSE over frames with a
       foreground).
 
     Returns ``{"output", "input", "frames", "width", "height", "flow", "warping_error",
-    "warping_pairs", "flicker", "psnr", "fpsnr", "mse", "fmse"}`` (target metrics ``None``
-    without a target).
+    "warping_pairs", "flicker", "cuts", "psnr", "fpsnr", "mse", "fmse"}`` (target metrics
+    ``None`` without a target; ``cuts``: the frames that start a new shot).
     """
     from tqdm import tqdm
 
@@ -441,11 +443,15 @@ def evaluate_video(
     if target is not None:
         streams.append(read(target))
     prev_in = prev_out = None
-    frames = 0
+    frames, cuts = 0, []
     bar = tqdm(total=info.num_frames, unit="frame", disable=not progress, desc=output.name)
     with bar:
         for items in zip(*streams):
-            (a, _), frame_in, frame_out = items[:3]
+            (a, _, cut), frame_in, frame_out = items[:3]
+            if cut:  # a new shot: Lai et al.'s error and the flicker are taken within shots
+                prev_in = prev_out = None
+                flicker.cut()
+                cuts.append(frames)
             if prev_in is not None:
                 warping.update(prev_in, frame_in, prev_out, frame_out, fg_mask=a)
             flicker.update(frame_out, a)
@@ -473,6 +479,7 @@ def evaluate_video(
         "warping_error": _finite(warping.value),
         "warping_pairs": warping.count,
         "flicker": _finite(flicker.value),
+        "cuts": cuts,
         **{k: mean(v) if target is not None else None for k, v in fid.items()},
     }
 

@@ -39,6 +39,7 @@ ENV_VIEW = "<view of the env map>"
 class RunStats:
     frames: int = 0
     seconds: float = 0.0
+    cuts: list[int] = field(default_factory=list)  # frames that start a new shot
     stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     @property
@@ -498,7 +499,10 @@ def harmonize_video(
         finisher = stack.enter_context(BackgroundEncoder())  # exits first: drains both queues
         sources = stack.enter_context(Prefetch(itertools.chain([first], frame_source)))
         t = time.perf_counter()
-        for i, (alpha, fg) in enumerate(sources):
+        for i, (alpha, fg, cut) in enumerate(sources):
+            if cut:  # a new shot: nothing of the last one carries over (relight_video.cuts)
+                engine.reset()
+                stats.cuts.append(i)
             frame_plates = {path: next(it) for path, it in plates.items()}
             light = keys.at(i) if keys else None
             plate = frame_plates[(light and light.background) or default_plate]

@@ -1,18 +1,22 @@
 """Where the alpha comes from: a chroma key, an alpha clip or PNG folder, the clip's own alpha
-channel, or a person segmenter. Every source yields, per input frame, ``(alpha, foreground)``:
-``alpha (H, W) float32`` in [0, 1] and the ``(H, W, 3) uint8`` foreground colour to composite
-(despilled for a chroma key, the frame itself otherwise).
+channel, or a person segmenter. Every source yields, per input frame, a :class:`MatteFrame`:
+``alpha (H, W) float32`` in [0, 1], the ``(H, W, 3) uint8`` foreground colour to composite
+(despilled for a chroma key, the frame itself otherwise) and whether the frame starts a new shot
+(:mod:`relight_video.cuts`; the key and the person matte forget the last shot there, and so
+must the engine).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from relight_video import io
 from relight_video.config import RunConfig
+from relight_video.cuts import CutDetector
 from relight_video.errors import InputError
 
 
@@ -56,33 +60,49 @@ def garbage_matte(path: str | Path, width: int, height: int) -> np.ndarray:
     return mask
 
 
-def mattes(cfg: RunConfig, input_path: Path, info: io.VideoInfo) -> Iterator[tuple]:
-    """Iterate ``(alpha, foreground)`` for each frame of ``input_path`` (streaming), times the
-    garbage matte when there is one."""
-    if cfg.garbage is None:
-        yield from _mattes(cfg, input_path, info)
-        return
-    mask = garbage_matte(cfg.garbage, info.width, info.height)
-    for alpha, fg in _mattes(cfg, input_path, info):
-        yield alpha * mask, fg
+class MatteFrame(NamedTuple):
+    alpha: np.ndarray  # (H, W) float32 in [0, 1]
+    fg: np.ndarray  # (H, W, 3) uint8
+    cut: bool  # the first frame of a new shot (never the clip's first frame)
 
 
-def _mattes(cfg: RunConfig, input_path: Path, info: io.VideoInfo) -> Iterator[tuple]:
+def mattes(cfg: RunConfig, input_path: Path, info: io.VideoInfo) -> Iterator[MatteFrame]:
+    """Iterate a :class:`MatteFrame` for each frame of ``input_path`` (streaming), its alpha
+    times the garbage matte when there is one."""
+    mask = None if cfg.garbage is None else garbage_matte(cfg.garbage, info.width, info.height)
+    c = cfg.cuts
+    detector = CutDetector(c.threshold, c.histogram, c.ratio) if c.detect else None
+    for alpha, fg, cut in _mattes(cfg, input_path, info, detector):
+        yield MatteFrame(alpha if mask is None else alpha * mask, fg, cut)
+
+
+def _cuts(frames: Iterator[np.ndarray], detector: CutDetector | None, matter=None):
+    """``(frame, cut)`` pairs; ``matter.reset()`` (a keyer's or segmenter's state) on a cut."""
+    for frame in frames:
+        cut = detector is not None and detector(frame[..., :3])
+        if cut and matter is not None:
+            matter.reset()
+        yield frame, cut
+
+
+def _mattes(
+    cfg: RunConfig, input_path: Path, info: io.VideoInfo, detector: CutDetector | None
+) -> Iterator[tuple]:
     if cfg.alpha == "self":
         if not info.has_alpha:
             raise InputError(f"--alpha self: {input_path} has no alpha channel")
-        for rgba in io.read_frames(input_path, alpha=True):
-            yield rgba[..., 3].astype(np.float32) / 255.0, np.ascontiguousarray(rgba[..., :3])
+        for rgba, cut in _cuts(io.read_frames(input_path, alpha=True), detector):
+            yield rgba[..., 3].astype(np.float32) / 255.0, np.ascontiguousarray(rgba[..., :3]), cut
         return
     frames = io.read_frames(input_path)
     if cfg.alpha is not None:
-        yield from _file_mattes(Path(cfg.alpha), frames, info)
+        yield from _file_mattes(Path(cfg.alpha), _cuts(frames, detector), info)
     elif cfg.matte == "person":
         from relight_video.person_matte import PersonMatte
 
         segment = PersonMatte(cfg.matte_model)
-        for frame in frames:
-            yield segment(frame), frame
+        for frame, cut in _cuts(frames, detector, segment):
+            yield segment(frame), frame, cut
     else:
         from relight_video.keying import ChromaKeyer
 
@@ -96,8 +116,8 @@ def _mattes(cfg: RunConfig, input_path: Path, info: io.VideoInfo) -> Iterator[tu
             matte_blur=k.matte_blur,
             edge_alpha=k.edge_alpha,
         )
-        for frame in frames:
-            yield keyer(frame)
+        for frame, cut in _cuts(frames, detector, keyer):
+            yield *keyer(frame), cut
 
 
 def check_alpha_clip(path: Path, info: io.VideoInfo) -> io.VideoInfo:
@@ -114,10 +134,11 @@ def check_alpha_clip(path: Path, info: io.VideoInfo) -> io.VideoInfo:
     return ainfo
 
 
-def _file_mattes(path: Path, frames: Iterator[np.ndarray], info: io.VideoInfo) -> Iterator[tuple]:
+def _file_mattes(path: Path, frames: Iterator[tuple], info: io.VideoInfo) -> Iterator[tuple]:
+    """``frames``: ``(frame, cut)`` pairs."""
     ainfo = check_alpha_clip(path, info)
     # a folder is read with an alpha channel (opaque where the masks have none) and its
     # frames' sizes checked by read_frames; alpha_from_image takes the luma of opaque masks
     alpha_frames = io.read_frames(path, alpha=ainfo.has_alpha or path.is_dir(), backend="pyav")
-    for frame, a in zip(frames, alpha_frames):
-        yield alpha_from_image(a), frame
+    for (frame, cut), a in zip(frames, alpha_frames):
+        yield alpha_from_image(a), frame, cut

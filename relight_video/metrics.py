@@ -400,6 +400,10 @@ class Flicker:
         self._prev = level
         return delta
 
+    def cut(self) -> None:
+        """The next frame starts a new shot: no difference is taken across the cut."""
+        self._prev = None
+
     @property
     def value(self) -> float:
         """Mean ``|ΔL|`` in 0..255 luma levels; NaN before two frames were seen."""

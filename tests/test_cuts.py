@@ -1,0 +1,148 @@
+"""Hard-cut detection, and a new shot starting clean: the key, the engine and the metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import synthetic_greenscreen
+
+from relight_video import io
+from relight_video.config import load_run_config
+from relight_video.cuts import CutDetector
+from relight_video.errors import InputError
+from relight_video.evaluate import evaluate_video
+from relight_video.harmonize import harmonize_video
+
+
+def texture(seed: int, w: int = 320, h: int = 180) -> np.ndarray:
+    """A smooth colour texture with structure at several scales."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros((h, w, 3), np.float32)
+    for cells in (4, 12, 40):
+        noise = rng.uniform(0, 1, (cells * h // w + 1, cells, 3)).astype(np.float32)
+        out += cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(out / 3 * 255, 0, 255).astype(np.uint8)
+
+
+def pan(img: np.ndarray, n: int, step: int) -> list[np.ndarray]:
+    """``n`` frames of a camera panning ``step`` px per frame across ``img`` (wrapping)."""
+    return [np.roll(img, -i * step, axis=1) for i in range(n)]
+
+
+def run(frames) -> list[int]:
+    det = CutDetector()
+    return [i for i, f in enumerate(frames) if det(f)]
+
+
+def test_a_cut_between_two_pans_is_found_and_the_pans_are_not_cuts():
+    a, b = pan(texture(0), 20, 6), pan(texture(1), 20, 6)
+    assert run(a + b) == [20]
+
+
+def test_an_exposure_change_in_a_pan_is_a_cut():
+    frames = pan(texture(2), 20, 2)
+    frames[10:] = [(f * np.float32(0.85)).astype(np.uint8) for f in frames[10:]]
+    assert run(frames) == [10]
+
+
+def test_exposure_cut_scores_low_on_layout_high_on_histogram():
+    a, b = texture(2), (texture(2) * np.float32(0.85)).astype(np.uint8)
+    det = CutDetector()
+    det(a)
+    assert det(b)
+    layout, hist = det.last_score
+    assert layout < det.threshold <= 255 and hist >= det.histogram
+
+
+def test_a_mirrored_layout_with_the_same_colours_is_a_cut_by_its_thumbnail():
+    # left half dark blue, right half orange: mirrored, the histogram is the same
+    img = np.zeros((90, 160, 3), np.uint8)
+    img[:, :80], img[:, 80:] = (20, 30, 120), (230, 140, 40)
+    det = CutDetector()
+    det(img)
+    assert det(np.ascontiguousarray(img[:, ::-1]))
+    layout, hist = det.last_score
+    assert layout >= det.threshold and hist < 0.01
+
+
+def test_violent_motion_fires_at_most_on_its_first_three_frames():
+    # a still camera whips into a pan of a quarter of the frame per frame: every frame a
+    # large change; once the last five frames' median is large too, no more cuts
+    frames = [texture(3)] * 6 + pan(texture(3), 30, 80)  # it moves from frame 7 on
+    found = run(frames)
+    assert found and set(found) <= {7, 8, 9}
+
+
+def test_first_frame_and_a_still_clip_are_never_cuts():
+    assert run([texture(4)] * 8) == []
+    with pytest.raises(ValueError):
+        CutDetector(ratio=0.5)
+
+
+def test_cut_settings_are_checked():
+    assert load_run_config(None, ("cuts.threshold=30",)).cuts.threshold == 30
+    for bad in ("cuts.ratio=0.5", "cuts.histogram=2", "cuts.window=3"):
+        with pytest.raises(InputError):
+            load_run_config(None, (bad,))
+
+
+def two_shots(tmp_path, n_a: int = 6, n_b: int = 6):
+    """A green-screen take, then another on a darker, cooler screen, mirrored: PNG folders
+    of both shots together and of the second alone (lossless, so outputs compare exactly)."""
+    w, h = 96, 64
+    a = [synthetic_greenscreen(w, h, i / 5)[0] for i in range(n_a)]
+    grade = np.array([0.7, 0.8, 0.9], np.float32)
+    b = []
+    for i in range(n_b):
+        mirrored = synthetic_greenscreen(w, h, 2 + i / 5)[0][:, ::-1]
+        b.append((mirrored * grade).astype(np.uint8))
+    both, alone = tmp_path / "ab", tmp_path / "b"
+    for folder, frames in ((both, a + b), (alone, b)):
+        folder.mkdir()
+        for i, f in enumerate(frames):
+            io.write_image(folder / f"{i:04d}.png", f)
+    return both, alone, n_a
+
+
+@pytest.mark.parametrize("engine", ["classical", "diffusion"])
+def test_after_a_cut_the_clip_continues_as_if_the_new_shot_started_it(
+    tmp_path, background_png, engine
+):
+    both, alone, cut = two_shots(tmp_path)
+    outs = {}
+    for name, src, detect in (("b", alone, "true"), ("on", both, "true"), ("off", both, "false")):
+        out = tmp_path / f"out_{name}"
+        out.mkdir()
+        cfg = load_run_config(None, (f"cuts.detect={detect}",), engine=engine, key="green")
+        stats = harmonize_video(src, background_png, out, config=cfg, progress=False)
+        assert stats.cuts == ([cut] if name == "on" else [])
+        outs[name] = list(io.read_frames(out))
+    b = np.stack(outs["b"]).astype(int)
+    np.testing.assert_array_equal(np.stack(outs["on"][cut:]), b)
+    # without the detector the last shot's key colour and engine state carry over
+    assert np.abs(np.stack(outs["off"][cut:]).astype(int) - b).mean() > 0.1
+
+
+def test_eval_video_scores_within_shots(tmp_path, background_png):
+    both, _, cut = two_shots(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    harmonize_video(both, background_png, out, engine="classical", key="green", progress=False)
+    doc = evaluate_video(out, both, key="green", progress=False)
+    assert doc["cuts"] == [cut]
+    assert doc["frames"] == 12 and doc["warping_pairs"] == 12 - 2  # none across the cut
+
+
+def test_run_names_the_cuts(tmp_path, background_png):
+    from click.testing import CliRunner
+
+    from relight_video.cli import main
+
+    both, _, cut = two_shots(tmp_path)
+    out = tmp_path / "out.mp4"
+    args = ["run", both, "-b", background_png, "-o", out, "--key", "green", "-q"]
+    r = CliRunner().invoke(main, [str(a) for a in args + ["--engine", "classical"]])
+    assert r.exit_code == 0, r.output
+    assert f"2 shots, cuts at frames {cut}" in r.output

@@ -99,7 +99,7 @@ class CutConfig:
 
     detect: bool = True
     threshold: float = 25.0  # least mean change of a 16-px thumbnail, 0..255 levels, or
-    histogram: float = 0.25  # least change of the colour histogram, 0..1 (half the L1 norm)
+    histogram: float = 5.0  # least shift of the colour histograms, levels (earth mover's distance)
     ratio: float = 2.0  # ... and at least this times the median of the last few frames' change
 
 
@@ -199,7 +199,7 @@ class RunConfig:
             "temporal.weight": (self.temporal.weight, 0.0, 1.0),
             "temporal.gain_smoothing": (self.temporal.gain_smoothing, 0.0, 1.0),
             "cuts.threshold": (self.cuts.threshold, 0.1, 255.0),
-            "cuts.histogram": (self.cuts.histogram, 0.01, 1.0),
+            "cuts.histogram": (self.cuts.histogram, 0.1, 255.0),
             "cuts.ratio": (self.cuts.ratio, 1.0, 100.0),
         }
         for name, (v, lo, hi) in ranges.items():

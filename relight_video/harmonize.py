@@ -28,6 +28,7 @@ import numpy as np
 from relight_video import io
 from relight_video.background import Background
 from relight_video.config import RunConfig, load_run_config, parse_rate
+from relight_video.cuts import CutDetector
 from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain, scale_gain
 from relight_video.engines import Engine, make_engine
 from relight_video.errors import InputError
@@ -57,12 +58,23 @@ class FrameHarmonizer:
     """Harmonizes full-resolution frames one at a time with an engine at working size."""
 
     def __init__(
-        self, engine: Engine, width: int, height: int, long_side: int, strength: float = 1.0
+        self,
+        engine: Engine,
+        width: int,
+        height: int,
+        long_side: int,
+        strength: float = 1.0,
+        light_cuts: CutDetector | None = None,
     ):
+        """``light_cuts``: watches the light the engine reads (the plate under the keyed
+        lighting); where it jumps (a background clip's cut, a ``hold`` key) the engine's
+        temporal state is reset, so the subject's light jumps with it instead of easing over."""
         self.engine = engine
         self.strength = strength
         self.size = working_size(width, height, long_side)
         self.stages: dict[str, float] = defaultdict(float)
+        self.light_cuts = light_cuts
+        self.light_jumps = 0  # resets made by light_cuts
         self._plate: np.ndarray | None = None
         self._plate_s: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -90,6 +102,9 @@ class FrameHarmonizer:
             self._plate = bg
             self._plate_s = downscale(bg, self.size).astype(np.float32) / 255.0
         bg_s = self._plate_s if lighting is None else lighting.apply_to_plate(self._plate_s)
+        if self.light_cuts is not None and self.light_cuts(bg_s):
+            self.engine.reset()
+            self.light_jumps += 1
         a_s = downscale(alpha, self.size)
         t1 = time.perf_counter()
         out_s = self.engine.harmonize(fg_s, a_s, bg_s)
@@ -480,8 +495,14 @@ def harmonize_video(
         except BaseException:
             frame_source.close()  # the decoder (and its file) now, not at garbage collection
             raise
+        c = cfg.cuts
         harmonizer = FrameHarmonizer(
-            engine, info.width, info.height, cfg.working_px, strength=cfg.strength
+            engine,
+            info.width,
+            info.height,
+            cfg.working_px,
+            strength=cfg.strength,
+            light_cuts=CutDetector(c.threshold, c.histogram, c.ratio) if c.detect else None,
         )
         start = time.perf_counter()
         bar = stack.enter_context(

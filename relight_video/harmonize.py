@@ -77,6 +77,7 @@ class FrameHarmonizer:
         self.light_jumps = 0  # resets made by light_cuts
         self._plate: np.ndarray | None = None
         self._plate_s: np.ndarray | None = None
+        self._last_keys: tuple | None = None  # (lighting, env) of the last frame
         self._lock = threading.Lock()
 
     def __call__(
@@ -105,6 +106,8 @@ class FrameHarmonizer:
         if self.light_cuts is not None and self.light_cuts(bg_s):
             self.engine.reset()
             self.light_jumps += 1
+        if hasattr(self.engine, "last_keys_plate"):  # flow guidance: keyed changes pass at once
+            self.engine.last_keys_plate = self._plate_under_last_keys(lighting, env)
         a_s = downscale(alpha, self.size)
         t1 = time.perf_counter()
         out_s = self.engine.harmonize(fg_s, a_s, bg_s)
@@ -121,6 +124,14 @@ class FrameHarmonizer:
             self.stages["detail"] += time.perf_counter() - t2
         return gain
 
+    def _plate_under_last_keys(self, lighting, env) -> np.ndarray | None:
+        """This frame's plate (working size) under the last frame's keyed lighting, or None
+        when the keys give the engine the same light as on the last frame."""
+        last, self._last_keys = self._last_keys, (lighting, env)
+        if last is None or not _keyed_light_changed(last, (lighting, env)):
+            return None
+        return self._plate_s if last[0] is None else last[0].apply_to_plate(self._plate_s)
+
     def finish(
         self, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, gain: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +142,22 @@ class FrameHarmonizer:
         with self._lock:  # prepare() and finish() may run on two threads
             self.stages["detail"] += time.perf_counter() - t
         return result, fg_h
+
+
+def _keyed_light_changed(a: tuple, b: tuple) -> bool:
+    """Whether two frames' ``(lighting, env)`` give the engine different light: the keyed
+    colour and turn of the plate, or another env map (by value)."""
+    (la, ea), (lb, eb) = a, b
+    if (la is None) != (lb is None) or (ea is None) != (eb is None):
+        return True
+    fields = ("temperature_k", "tint", "yaw_deg")
+    if la is not None and any(getattr(la, f) != getattr(lb, f) for f in fields):
+        return True
+    if ea is None:
+        return False
+    return ea.exposure != eb.exposure or (
+        ea.map is not eb.map and not np.array_equal(ea.map, eb.map)
+    )
 
 
 class Prefetch:

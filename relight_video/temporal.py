@@ -10,7 +10,13 @@
    pixels the occlusion test marks visible (the cross-frame constraint of Rerender-A-Video, Yang
    et al. SIGGRAPH Asia 2023, applied to x0 as in its "shape-aware fusion"); the rest of the
    frame, and the later steps, denoise freely.
-4. The low-frequency gain of the detail transfer is also smoothed over time by the same warp.
+   Where the *keyed* light changed since the last frame (the video loop sets
+   ``last_keys_plate``), the frame is also run under the last frame's keyed light, and the
+   fusion moves x0 by ``m · (warped previous x0 − x0 under the last light)``: what the keys
+   changed passes at once (an average would ease it in a few frames late), what else changed
+   is smoothed.
+4. The low-frequency gain of the detail transfer is also smoothed over time by the same warp
+   (and, under a keyed change, the same way).
 
 Only the previous input frame, its per-step ``x0`` (a few model-size tensors) and gain are kept:
 memory is flat in clip length.
@@ -81,11 +87,36 @@ class FlowGuidedEngine:
         self._flow_ws = None  # backward flow at working size: current frame -> previous frame
         self._visible_ws = None
         self._gain: np.ndarray | None = None  # the last frame's smoothed detail-transfer gain
+        # set by the video loop before each frame when the *keyed* light changed since the
+        # last frame: this frame's plate under the last frame's keys (see harmonize)
+        self.last_keys_plate: np.ndarray | None = None
+        self._env_last: tuple | None = None  # the last frame's env-map light, as the engine held it
+        self._relit = None  # (fg, output, alpha) of this frame under the last frame's keys
 
     def reset(self) -> None:
         self.engine.reset()
         self.state = None
         self._gain = None
+        self._env_last = None
+        self._relit = None
+
+    def _env_state(self) -> tuple:
+        e = self.engine
+        return tuple(getattr(e, name, None) for name in ("env", "env_exposure", "_env_input"))
+
+    def _set_env_state(self, state: tuple) -> None:
+        if hasattr(self.engine, "env"):
+            self.engine.env, self.engine.env_exposure, self.engine._env_input = state
+
+    def _under_last_keys(self, fg, alpha, hook) -> np.ndarray:
+        """This frame run under the last frame's keyed light (plate and env map), same noise."""
+        now = self._env_state()
+        self._set_env_state(self._env_last)
+        self.engine.x0_hook = hook
+        try:
+            return self.engine.harmonize(fg, alpha, self.last_keys_plate)
+        finally:
+            self._set_env_state(now)
 
     @property
     def supports_env(self) -> bool:
@@ -135,33 +166,65 @@ class FlowGuidedEngine:
                 mask = torch.from_numpy(vis_m)[None, None] * self.weight
                 flow_m = flow_m.to(self.state.x0[0].device)
                 prev_x0 = self.state.x0
-        fraction, steps_x0 = self.fraction, []
+        fraction, steps_x0, last_light_x0 = self.fraction, [], []
 
-        def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
+        def fuse(i: int, n: int, x0: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
             # step i is fused with the previous frame's x0 *at the same step*: both frames
             # start from one shared noise, so their step-i predictions are equally far along
             # (fusing an early x0 with a finished one feeds back and over-sharpens, frame
-            # after frame)
+            # after frame). x0 moves towards the warped previous x0 by m times its difference
+            # from ref, this frame's x0 under the last frame's keyed light: a keyed change of
+            # light passes at once, what else changed (motion, the matte, a moving plate)
+            # is smoothed.
             if prev_x0 is not None and i < fraction * n and i < len(prev_x0):
                 prev = warp(prev_x0[i], flow_m).to(x0.dtype)
                 m = mask.to(x0.device, x0.dtype)
-                x0 = x0 * (1 - m) + prev * m
+                x0 = x0 * (1 - m) + prev * m if ref is x0 else x0 + m * (prev - ref)
+            return x0
+
+        self._relit = None
+        if prev_x0 is not None and self.last_keys_plate is not None and self._env_last:
+
+            def record(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
+                last_light_x0.append(x0.detach().clone())
+                return fuse(i, n, x0, x0)
+
+            out_last = self._under_last_keys(fg, alpha, record)
+            self._relit = (fg, out_last, alpha)  # lowfreq_gain's order
+
+        def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
+            ref = last_light_x0[i] if i < len(last_light_x0) else x0
+            x0 = fuse(i, n, x0, ref)
             steps_x0.append(x0.detach().clone())
             return x0
 
         self.engine.x0_hook = hook
-        out = self.engine.harmonize(fg, alpha, bg)
+        shared = getattr(self.engine, "shared_noise", True)
+        if self._relit is not None:  # per-frame noise: the draw the pass above made
+            self.engine.shared_noise = True
+        try:
+            out = self.engine.harmonize(fg, alpha, bg)
+        finally:
+            if self._relit is not None:
+                self.engine.shared_noise = shared
         self.state = TemporalState(frame=frame, x0=steps_x0, window=win)
+        self._env_last = self._env_state()
         return out
 
     def smooth_gain(self, gain: np.ndarray) -> np.ndarray:
-        """Blend this frame's detail-transfer gain with the previous one warped here."""
+        """Blend this frame's detail-transfer gain with the previous one warped here (as the
+        x0 fusion: by its difference from this frame's gain under the previous frame's light,
+        when the light changed)."""
+        from relight_video.detail import lowfreq_gain
         from relight_video.flow import warp
 
         prev = self._gain
         if prev is not None and self._flow_ws is not None and prev.shape == gain.shape:
             warped = warp(prev, self._flow_ws)
             k = self.gain_smoothing * self._visible_ws[..., None].astype(np.float32)
-            gain = gain * (1 - k) + warped * k
+            if self._relit is None:
+                gain = gain * (1 - k) + warped * k
+            else:  # minus what the change of light did
+                gain = gain + k * (warped - lowfreq_gain(*self._relit))
         self._gain = gain
         return gain

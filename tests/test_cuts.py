@@ -158,31 +158,38 @@ def test_run_names_the_cuts(tmp_path, background_png):
     assert f"2 shots, cuts at frames {cut}" in r.output
 
 
-def test_a_hold_key_changes_the_light_at_once_under_flow_guidance(tmp_path, background_png):
+def warmth_per_frame(tmp_path, clip, background, keys, runs: dict, **options) -> dict:
+    """Each run's mean R - B of the subject per frame (``runs``: name -> settings)."""
+    cfg = load_run_config(None, (), key="green")
+    alphas = [m.alpha > 0.5 for m in mattes(cfg, clip, io.probe(clip))]
+    warmth = {}
+    for name, sets in runs.items():
+        out = tmp_path / name
+        out.mkdir()
+        cfg = load_run_config(None, sets, key="green", **options)
+        harmonize_video(clip, background, out, config=cfg, keyframes=keys, progress=False)
+        frames = list(io.read_frames(out))
+        warmth[name] = np.array(
+            [float((f[a] @ np.float32([1, 0, -1])).mean()) for f, a in zip(frames, alphas)]
+        )
+    return warmth
+
+
+def test_a_hold_key_changes_the_light_at_once(tmp_path, background_png):
     """The video loop watches the light the engine reads: a hold key is a jump, and the
-    temporal smoothing must not ease it in over the next frames."""
+    classical engine's smoothed statistics must not ease it in over the next frames."""
     clip = write_clip(tmp_path / "in.mp4", n=10, audio=False)
     keys = [
         {"frame": 0, "temperature_k": 6500},
         {"frame": 5, "temperature_k": 2500, "interpolation": "hold"},
     ]
-    cfg = load_run_config(None, (), key="green")
-    alphas = [m.alpha > 0.5 for m in mattes(cfg, clip, io.probe(clip))]
-    warmth = {}
-    for name, sets in (
-        ("none", ("temporal.mode=none",)),
-        ("on", ()),
-        ("off", ("cuts.detect=false",)),
-    ):
-        out = tmp_path / name
-        out.mkdir()
-        cfg = load_run_config(None, sets, key="green")
-        harmonize_video(clip, background_png, out, config=cfg, keyframes=keys, progress=False)
-        frames = list(io.read_frames(out))
-        warmth[name] = [
-            float((f[a] @ np.float32([1, 0, -1])).mean()) for f, a in zip(frames, alphas)
-        ]
-    jump = warmth["none"][5] - warmth["none"][4]
+    runs = {
+        "unsmoothed": ("classical.temporal_smoothing=0",),
+        "on": (),
+        "off": ("cuts.detect=false",),
+    }
+    w = warmth_per_frame(tmp_path, clip, background_png, keys, runs, engine="classical")
+    jump = w["unsmoothed"][5] - w["unsmoothed"][4]
     assert jump > 5  # the key does warm the subject
-    assert warmth["on"][5] - warmth["on"][4] > 0.9 * jump
-    assert warmth["off"][5] - warmth["off"][4] < 0.5 * jump  # eased in without the watch
+    assert w["on"][5] - w["on"][4] > 0.9 * jump
+    assert w["off"][5] - w["off"][4] < 0.5 * jump  # eased in without the watch

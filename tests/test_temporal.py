@@ -339,3 +339,67 @@ def test_gain_smoothing_blends_the_previous_frames_gain(k):
     engine.reset()  # a new clip starts from its own gain
     engine.harmonize(frame, alpha, bg)
     assert float(engine.smooth_gain(np.full((48, 64, 3), 3.0, np.float32)).mean()) == 3.0
+
+
+def _ramp_keys(n: int):
+    from relight_video.keyframes import Keyframes
+
+    keys = [{"frame": 0, "temperature_k": 6500}, {"frame": n - 2, "temperature_k": 2500}]
+    return Keyframes.from_list(keys, 24.0, n)
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_keyed_light_passes_flow_guidance_without_lag(checkpoint, steps):
+    """On a still clip the guided output under a keyed warming ramp equals the unguided one
+    frame for frame: guidance smooths what else changes, not the keyed light (it once eased
+    a ramp in, about three frames late at the default weights)."""
+    from relight_video.diffusion_engine import DiffusionEngine
+    from relight_video.harmonize import FrameHarmonizer
+    from relight_video.temporal import FlowGuidedEngine
+
+    n, rng = 8, np.random.default_rng(5)
+    frame = (cv2_blur(rng.random((48, 64, 3)).astype(np.float32)) * 255).astype(np.uint8)
+    alpha = np.zeros((48, 64), np.float32)
+    alpha[6:42, 12:52] = 1
+    plate = np.full((48, 64, 3), 128, np.uint8)
+    keys, cfg = _ramp_keys(n), DiffusionConfig(model_size=48, steps=steps)
+    outs = {}
+    for guided in (False, True):
+        engine = DiffusionEngine(cfg, str(checkpoint), seed=0)
+        if guided:
+            engine = FlowGuidedEngine(engine)
+        engine.reset()
+        h = FrameHarmonizer(engine, 64, 48, 64)
+        outs[guided] = [h(frame, alpha, plate, lighting=keys.at(i))[1] for i in range(n)]
+    warmth = [[float(o[..., 0].mean() - o[..., 2].mean()) for o in outs[g]] for g in outs]
+    assert warmth[0][-1] - warmth[0][0] > 1  # the ramp does warm the subject
+    np.testing.assert_allclose(warmth[1], warmth[0], atol=0.05)
+
+
+def test_only_keyed_changes_are_passed_unsmoothed():
+    """A moving plate is smoothed as ever (no second pass); a keyed change hands the engine
+    this frame's plate under the last frame's keys."""
+    from relight_video.harmonize import FrameHarmonizer
+
+    class Engine:  # records what the harmonizer hands it
+        name, last_keys_plate = "echo", None
+
+        def harmonize(self, fg, alpha, bg):
+            self.seen = self.last_keys_plate
+            return fg
+
+    rng = np.random.default_rng(6)
+    frame, alpha = np.full((48, 64, 3), 100, np.uint8), np.ones((48, 64), np.float32)
+    plates = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    e = Engine()
+    h = FrameHarmonizer(e, 64, 48, 64)
+    for p in plates:  # no keys, a plate clip
+        h.prepare(frame, alpha, p)
+        assert e.seen is None
+    keys = _ramp_keys(6)
+    h.prepare(frame, alpha, plates[0], lighting=keys.at(1))
+    h.prepare(frame, alpha, plates[1], lighting=keys.at(1))  # the same keyed light
+    assert e.seen is None
+    h.prepare(frame, alpha, plates[2], lighting=keys.at(2))
+    want = keys.at(1).apply_to_plate(plates[2].astype(np.float32) / 255)
+    np.testing.assert_allclose(e.seen, want, atol=1e-6)

@@ -495,6 +495,9 @@ def video_table(doc: dict[str, Any]) -> str:
         ("warping error ↓", _num(doc["warping_error"], "{:.6f}") + f"  ({doc['flow']} flow)"),
         ("flicker ↓", _num(doc["flicker"], "{:.3f}") + "  (luma levels / frame)"),
     ]
+    if doc.get("cuts"):  # both scored within shots
+        cuts = ", ".join(map(str, doc["cuts"]))
+        rows.append(("shots", f"{len(doc['cuts']) + 1} (cuts at frames {cuts})"))
     if doc["psnr"] is not None:
         rows += [
             ("PSNR ↑", _num(doc["psnr"], "{:.2f} dB")),

@@ -10,7 +10,7 @@ from relight_video import io
 from relight_video.config import load_run_config
 from relight_video.cuts import CutDetector
 from relight_video.errors import InputError
-from relight_video.evaluate import evaluate_video
+from relight_video.evaluate import evaluate_video, video_table
 from relight_video.harmonize import harmonize_video
 from relight_video.matte import mattes
 
@@ -143,6 +143,7 @@ def test_eval_video_scores_within_shots(tmp_path, background_png):
     doc = evaluate_video(out, both, key="green", progress=False)
     assert doc["cuts"] == [cut]
     assert doc["frames"] == 12 and doc["warping_pairs"] == 12 - 2  # none across the cut
+    assert f"2 (cuts at frames {cut})" in video_table(doc)
 
 
 def test_run_names_the_cuts(tmp_path, background_png):

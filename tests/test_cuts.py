@@ -194,3 +194,25 @@ def test_a_hold_key_changes_the_light_at_once(tmp_path, background_png):
     assert jump > 5  # the key does warm the subject
     assert w["on"][5] - w["on"][4] > 0.9 * jump
     assert w["off"][5] - w["off"][4] < 0.5 * jump  # eased in without the watch
+
+
+@pytest.mark.parametrize("source", ["self", "folder"])
+def test_every_matte_source_flags_the_cut(tmp_path, source):
+    """The clip's own alpha and an alpha folder mark cuts too (the engine still has state)."""
+    from relight_video.matte import mattes
+
+    both, _, cut = two_shots(tmp_path)
+    frames = list(io.read_frames(both))
+    alphas = [synthetic_greenscreen(96, 64, i / 5)[1] for i in range(len(frames))]
+    clip, masks = tmp_path / "rgba", tmp_path / "masks"
+    clip.mkdir()
+    masks.mkdir()
+    for i, (f, a) in enumerate(zip(frames, alphas)):
+        a8 = (a * 255).astype(np.uint8)
+        io.write_image(clip / f"{i:04d}.png", np.dstack([f, a8]))
+        io.write_image(masks / f"{i:04d}.png", a8)
+    alpha = "self" if source == "self" else str(masks)
+    cfg = load_run_config(None, (), alpha=alpha)
+    src = clip if source == "self" else both
+    flags = [m.cut for m in mattes(cfg, src, io.probe(src))]
+    assert [i for i, c in enumerate(flags) if c] == [cut]

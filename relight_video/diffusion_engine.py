@@ -170,18 +170,29 @@ class DiffusionEngine:
         m = self.multiple
         return max(m, round(w * s / m) * m), max(m, round(h * s / m) * m)
 
-    def harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    def harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, alt=None):
         """``(h, w, 3) float32`` sRGB in [0, 1] + alpha → harmonized foreground, same size.
-        The model sees :meth:`window` of the frame; outside it nothing changes."""
+        The model sees :meth:`window` of the frame; outside it nothing changes.
+
+        ``alt = (plate, env_input)``: also run the frame under that other light (a plate, and
+        a prepared env map or None) in the same batch and with the same noise, and return both
+        results ``(out, out_alt)``; the ``x0_hook`` then sees ``[this light | the other]``
+        stacked along the batch."""
         x0, y0, x1, y1 = self.window(alpha)
         if (x0, y0, x1, y1) == (0, 0, fg.shape[1], fg.shape[0]):
-            return self._harmonize(fg, alpha, bg)
-        out = fg.copy()
+            return self._harmonize(fg, alpha, bg, alt)
         crop = (slice(y0, y1), slice(x0, x1))
-        out[crop] = self._harmonize(fg[crop], alpha[crop], bg[crop])
-        return out
+        if alt is not None:
+            alt = (alt[0][crop], alt[1])
+        got = self._harmonize(fg[crop], alpha[crop], bg[crop], alt)
+        outs = []
+        for part in got if alt is not None else (got,):
+            out = fg.copy()
+            out[crop] = part
+            outs.append(out)
+        return tuple(outs) if alt is not None else outs[0]
 
-    def _harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    def _harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, alt=None):
         import cv2
         import torch
 
@@ -189,11 +200,15 @@ class DiffusionEngine:
 
         h, w = fg.shape[:2]
         mw, mh = self.model_size(w, h)
-        small = [cv2.resize(x, (mw, mh), interpolation=cv2.INTER_AREA) for x in (fg, alpha, bg)]
+        plates = [bg] if alt is None else [bg, alt[0]]
+        small = [cv2.resize(x, (mw, mh), interpolation=cv2.INTER_AREA) for x in (fg, alpha)]
+        bgs = [cv2.resize(x, (mw, mh), interpolation=cv2.INTER_AREA) for x in plates]
         env = self._env_input
+        if alt is not None and (env is None) != (alt[1] is None):
+            raise ValueError("alt: both lights or neither must come from an env map")
         flip = self.cfg.flip and env is None
         k = self.cfg.samples
-        n = k * (2 if flip else 1)  # the batch: draws, then their mirrors
+        n = k * (2 if flip else 1)  # one light's members: draws, then their mirrors
         shape = (n, 3, mh, mw)
         if not self.shared_noise:  # a fresh draw every frame, from one seeded stream per clip
             if self._generator is None:
@@ -202,14 +217,21 @@ class DiffusionEngine:
         elif self._noise is None or tuple(self._noise.shape) != shape:
             g = torch.Generator().manual_seed(self.seed)
             self._noise = torch.randn(shape, generator=g)
-        fg_t, a_t, bg_t = (to_tensor(x, c) for x, c in zip(small, (3, 1, 3)))
-        batch = [torch.cat([x] * k) for x in (fg_t, a_t, bg_t)]
+        fg_t, a_t = (to_tensor(x, c) for x, c in zip(small, (3, 1)))
 
-        def unmirror(x):  # mirrors the second half back (its own inverse)
-            return torch.cat([x[:k], x[k:].flip(-1)]) if flip else x
+        def unmirror(x):  # mirrors the second half of each light's members back (own inverse)
+            if not flip:
+                return x
+            return torch.cat([torch.cat([y[:k], y[k:].flip(-1)]) for y in x.split(n)])
 
-        if flip:
-            batch = [unmirror(torch.cat([x, x])) for x in batch]
+        def members(x):  # one light's inputs: k draws, then their mirrors
+            x = torch.cat([x] * k)
+            return torch.cat([x, x.flip(-1)]) if flip else x
+
+        batch = [torch.cat([members(x)] * len(plates)) for x in (fg_t, a_t)]
+        batch.append(torch.cat([members(to_tensor(b, 3)) for b in bgs]))
+        if env is not None and alt is not None:
+            env = torch.cat([env, alt[1]])
         hook = self.x0_hook
         if flip and hook is not None:  # the hook (temporal fusion) sees every member unmirrored
 
@@ -220,11 +242,14 @@ class DiffusionEngine:
             *batch,
             env_map=env,
             num_inference_steps=self.cfg.steps,
-            latents=self._noise.clone(),
+            latents=torch.cat([self._noise] * len(plates)),
             x0_hook=hook,
             output_type="pt",
         )
-        out = ((unmirror(out).mean(0) + 1) / 2).permute(1, 2, 0).float().cpu().numpy()
-        # the change the model made, brought back to the working size
-        change = cv2.resize(out - small[0], (w, h), interpolation=cv2.INTER_LINEAR)
-        return np.clip(fg + change, 0.0, 1.0)
+        results = []
+        for part in unmirror(out).split(n):
+            o = ((part.mean(0) + 1) / 2).permute(1, 2, 0).float().cpu().numpy()
+            # the change the model made, brought back to the working size
+            change = cv2.resize(o - small[0], (w, h), interpolation=cv2.INTER_LINEAR)
+            results.append(np.clip(fg + change, 0.0, 1.0))
+        return tuple(results) if alt is not None else results[0]

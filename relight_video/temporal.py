@@ -11,7 +11,8 @@
    et al. SIGGRAPH Asia 2023, applied to x0 as in its "shape-aware fusion"); the rest of the
    frame, and the later steps, denoise freely.
    Where the *keyed* light changed since the last frame (the video loop sets
-   ``last_keys_plate``), the frame is also run under the last frame's keyed light, and the
+   ``last_keys_plate``), the frame is also run under the last frame's keyed light (in the
+   same batch, with the same noise), and the
    fusion moves x0 by ``m · (warped previous x0 − x0 under the last light)``: what the keys
    changed passes at once (an average would ease it in a few frames late), what else changed
    is smoothed.
@@ -90,7 +91,7 @@ class FlowGuidedEngine:
         # set by the video loop before each frame when the *keyed* light changed since the
         # last frame: this frame's plate under the last frame's keys (see harmonize)
         self.last_keys_plate: np.ndarray | None = None
-        self._env_last: tuple | None = None  # the last frame's env-map light, as the engine held it
+        self._env_last: tuple | None = None  # (the last frame's env-map input or None,)
         self._relit = None  # (fg, output, alpha) of this frame under the last frame's keys
 
     def reset(self) -> None:
@@ -100,23 +101,9 @@ class FlowGuidedEngine:
         self._env_last = None
         self._relit = None
 
-    def _env_state(self) -> tuple:
-        e = self.engine
-        return tuple(getattr(e, name, None) for name in ("env", "env_exposure", "_env_input"))
-
-    def _set_env_state(self, state: tuple) -> None:
-        if hasattr(self.engine, "env"):
-            self.engine.env, self.engine.env_exposure, self.engine._env_input = state
-
-    def _under_last_keys(self, fg, alpha, hook) -> np.ndarray:
-        """This frame run under the last frame's keyed light (plate and env map), same noise."""
-        now = self._env_state()
-        self._set_env_state(self._env_last)
-        self.engine.x0_hook = hook
-        try:
-            return self.engine.harmonize(fg, alpha, self.last_keys_plate)
-        finally:
-            self._set_env_state(now)
+    def _env_input(self):
+        """The env-map light the engine holds (its prepared model input), or None."""
+        return getattr(self.engine, "_env_input", None)
 
     @property
     def supports_env(self) -> bool:
@@ -166,7 +153,7 @@ class FlowGuidedEngine:
                 mask = torch.from_numpy(vis_m)[None, None] * self.weight
                 flow_m = flow_m.to(self.state.x0[0].device)
                 prev_x0 = self.state.x0
-        fraction, steps_x0, last_light_x0 = self.fraction, [], []
+        fraction, steps_x0 = self.fraction, []
 
         def fuse(i: int, n: int, x0: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
             # step i is fused with the previous frame's x0 *at the same step*: both frames
@@ -184,31 +171,29 @@ class FlowGuidedEngine:
 
         self._relit = None
         if prev_x0 is not None and self.last_keys_plate is not None and self._env_last:
+            # one batch: this frame under this light and under the last frame's keyed light
 
-            def record(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
-                last_light_x0.append(x0.detach().clone())
-                return fuse(i, n, x0, x0)
+            def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
+                now, last = x0.chunk(2)
+                now = fuse(i, n, now, last)
+                steps_x0.append(now.detach().clone())
+                return torch.cat([now, fuse(i, n, last, last)])
 
-            out_last = self._under_last_keys(fg, alpha, record)
+            self.engine.x0_hook = hook
+            alt = (self.last_keys_plate, self._env_last[0])
+            out, out_last = self.engine.harmonize(fg, alpha, bg, alt=alt)
             self._relit = (fg, out_last, alpha)  # lowfreq_gain's order
+        else:
 
-        def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
-            ref = last_light_x0[i] if i < len(last_light_x0) else x0
-            x0 = fuse(i, n, x0, ref)
-            steps_x0.append(x0.detach().clone())
-            return x0
+            def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
+                x0 = fuse(i, n, x0, x0)
+                steps_x0.append(x0.detach().clone())
+                return x0
 
-        self.engine.x0_hook = hook
-        shared = getattr(self.engine, "shared_noise", True)
-        if self._relit is not None:  # per-frame noise: the draw the pass above made
-            self.engine.shared_noise = True
-        try:
+            self.engine.x0_hook = hook
             out = self.engine.harmonize(fg, alpha, bg)
-        finally:
-            if self._relit is not None:
-                self.engine.shared_noise = shared
         self.state = TemporalState(frame=frame, x0=steps_x0, window=win)
-        self._env_last = self._env_state()
+        self._env_last = (self._env_input(),)
         return out
 
     def smooth_gain(self, gain: np.ndarray) -> np.ndarray:

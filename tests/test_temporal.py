@@ -403,3 +403,20 @@ def test_only_keyed_changes_are_passed_unsmoothed():
     h.prepare(frame, alpha, plates[2], lighting=keys.at(2))
     want = keys.at(1).apply_to_plate(plates[2].astype(np.float32) / 255)
     np.testing.assert_allclose(e.seen, want, atol=1e-6)
+
+
+@pytest.mark.parametrize("samples,flip", [(1, True), (2, True), (2, False)])
+def test_two_lights_in_one_batch_equal_two_runs(checkpoint, samples, flip):
+    from relight_video.diffusion_engine import DiffusionEngine
+
+    frames, alphas = moving_clip(n=1)
+    bg1 = np.full(frames[0].shape, 0.3, np.float32)
+    bg2 = np.full(frames[0].shape, 0.3, np.float32) * np.float32([1.6, 1.0, 0.5])
+    cfg = DiffusionConfig(model_size=48, steps=2, samples=samples, flip=flip)
+    engine = DiffusionEngine(cfg, str(checkpoint), seed=0)
+    engine.reset()
+    one, two = (engine.harmonize(frames[0], alphas[0], b) for b in (bg1, bg2))
+    both = engine.harmonize(frames[0], alphas[0], bg1, alt=(bg2, None))
+    assert np.abs(one - two).max() > 1e-3  # the two lights differ
+    np.testing.assert_allclose(both[0], one, atol=1e-5)
+    np.testing.assert_allclose(both[1], two, atol=1e-5)

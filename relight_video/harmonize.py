@@ -90,11 +90,19 @@ class FrameHarmonizer:
         return self.finish(fg, bg, alpha, self.prepare(fg, alpha, bg, lighting, env))
 
     def prepare(
-        self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, lighting=None, env=None
+        self,
+        fg: np.ndarray,
+        alpha: np.ndarray,
+        bg: np.ndarray,
+        lighting=None,
+        env=None,
+        bg_last_keys: np.ndarray | None = None,
     ) -> np.ndarray:
         """Steps 2-3 and the gain of step 4 (working size): → ``gain (h, w, 3) float32``, what
         :meth:`finish` applies at full resolution. A video loop calls the two on different
-        threads so the full-resolution passes of one frame overlap the next frame's engine."""
+        threads so the full-resolution passes of one frame overlap the next frame's engine.
+        ``bg_last_keys``: this frame's plate as the last frame's keys composed it, where keyed
+        plate cross-fades moved on (else None)."""
         t0 = time.perf_counter()
         if env is not None:
             self.engine.set_env(env.map, env.exposure)
@@ -107,7 +115,7 @@ class FrameHarmonizer:
             self.engine.reset()
             self.light_jumps += 1
         if hasattr(self.engine, "last_keys_plate"):  # flow guidance: keyed changes pass at once
-            self.engine.last_keys_plate = self._plate_under_last_keys(lighting, env)
+            self.engine.last_keys_plate = self._plate_under_last_keys(lighting, env, bg_last_keys)
         a_s = downscale(alpha, self.size)
         t1 = time.perf_counter()
         out_s = self.engine.harmonize(fg_s, a_s, bg_s)
@@ -124,13 +132,18 @@ class FrameHarmonizer:
             self.stages["detail"] += time.perf_counter() - t2
         return gain
 
-    def _plate_under_last_keys(self, lighting, env) -> np.ndarray | None:
-        """This frame's plate (working size) under the last frame's keyed lighting, or None
-        when the keys give the engine the same light as on the last frame."""
+    def _plate_under_last_keys(self, lighting, env, bg_last_keys=None) -> np.ndarray | None:
+        """This frame's plate (working size) under the last frame's keys, or None when the
+        keys give the engine the same light as on the last frame."""
         last, self._last_keys = self._last_keys, (lighting, env)
-        if last is None or not _keyed_light_changed(last, (lighting, env)):
+        if last is None:
             return None
-        return self._plate_s if last[0] is None else last[0].apply_to_plate(self._plate_s)
+        if bg_last_keys is None and not _keyed_light_changed(last, (lighting, env)):
+            return None
+        plate = self._plate_s
+        if bg_last_keys is not None:
+            plate = downscale(bg_last_keys, self.size).astype(np.float32) / 255.0
+        return plate if last[0] is None else last[0].apply_to_plate(plate)
 
     def finish(
         self, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, gain: np.ndarray
@@ -547,21 +560,37 @@ def harmonize_video(
         finisher = stack.enter_context(BackgroundEncoder())  # exits first: drains both queues
         sources = stack.enter_context(Prefetch(itertools.chain([first], frame_source)))
         t = time.perf_counter()
-        for i, (alpha, fg, cut) in enumerate(sources):
-            if cut:  # a new shot: nothing of the last one carries over (relight_video.cuts)
-                engine.reset()
-                stats.cuts.append(i)
-            frame_plates = {path: next(it) for path, it in plates.items()}
-            light = keys.at(i) if keys else None
+
+        def keyed_plate(light, frame_plates: dict) -> np.ndarray:
             plate = frame_plates[(light and light.background) or default_plate]
             if light is not None and light.background_next is not None:
                 other = frame_plates[light.background_next]
                 plate = composite(
                     other, plate, np.full(plate.shape[:2], light.background_mix, np.float32)
                 )
+            return plate
+
+        def plate_keys(light) -> tuple:
+            return (light.background, light.background_next, light.background_mix)
+
+        last_light = None
+        for i, (alpha, fg, cut) in enumerate(sources):
+            if cut:  # a new shot: nothing of the last one carries over (relight_video.cuts)
+                engine.reset()
+                stats.cuts.append(i)
+            frame_plates = {path: next(it) for path, it in plates.items()}
+            light = keys.at(i) if keys else None
+            plate = keyed_plate(light, frame_plates)
+            plate_last = None  # where a keyed cross-fade moved on: the plate as it was keyed
+            if light is not None and last_light is not None:
+                if plate_keys(light) != plate_keys(last_light):
+                    plate_last = keyed_plate(last_light, frame_plates)
+            last_light = light
             t_dec = time.perf_counter()
             stats.stages["decode+matte"] += t_dec - t
-            gain = harmonizer.prepare(fg, alpha, plate, lighting=light, env=envs.at(light))
+            gain = harmonizer.prepare(
+                fg, alpha, plate, lighting=light, env=envs.at(light), bg_last_keys=plate_last
+            )
             t_enc = time.perf_counter()
             finisher.submit(finish, fg, plate, alpha, gain)
             t = time.perf_counter()

@@ -216,3 +216,21 @@ def test_every_matte_source_flags_the_cut(tmp_path, source):
     src = clip if source == "self" else both
     flags = [m.cut for m in mattes(cfg, src, io.probe(src))]
     assert [i for i, c in enumerate(flags) if c] == [cut]
+
+
+def test_a_keyed_cross_fade_of_plates_passes_flow_guidance_on_time(tmp_path):
+    """On a still clip the subject's light follows a keyed cross-fade between two plates
+    frame for frame, as unguided (guidance smooths what the keys did not ask for)."""
+    frame = synthetic_greenscreen(96, 64, 0.0)[0]
+    still = tmp_path / "still"
+    still.mkdir()
+    for i in range(10):
+        io.write_image(still / f"{i:04d}.png", frame)
+    grey, warm = tmp_path / "grey.png", tmp_path / "warm.png"
+    io.write_image(grey, np.full((64, 96, 3), 120, np.uint8))
+    io.write_image(warm, np.full((64, 96, 3), (230, 120, 30), np.uint8))
+    keys = [{"frame": 1, "background": str(grey)}, {"frame": 8, "background": str(warm)}]
+    runs = {"unguided": ("temporal.mode=none",), "flow": ()}
+    w = warmth_per_frame(tmp_path, still, grey, keys, runs)
+    assert w["unguided"][8] - w["unguided"][1] > 5  # the fade does warm the subject
+    np.testing.assert_allclose(w["flow"], w["unguided"], atol=0.3)

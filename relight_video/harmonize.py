@@ -74,7 +74,6 @@ class FrameHarmonizer:
         self.size = working_size(width, height, long_side)
         self.stages: dict[str, float] = defaultdict(float)
         self.light_cuts = light_cuts
-        self.light_jumps = 0  # resets made by light_cuts
         self._plate: np.ndarray | None = None
         self._plate_s: np.ndarray | None = None
         self._last_keys: tuple | None = None  # (lighting, env) of the last frame
@@ -113,7 +112,6 @@ class FrameHarmonizer:
         bg_s = self._plate_s if lighting is None else lighting.apply_to_plate(self._plate_s)
         if self.light_cuts is not None and self.light_cuts(bg_s):
             self.engine.reset()
-            self.light_jumps += 1
         if hasattr(self.engine, "last_keys_plate"):  # flow guidance: keyed changes pass at once
             self.engine.last_keys_plate = self._plate_under_last_keys(lighting, env, bg_last_keys)
         a_s = downscale(alpha, self.size)

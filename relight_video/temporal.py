@@ -11,11 +11,10 @@
    et al. SIGGRAPH Asia 2023, applied to x0 as in its "shape-aware fusion"); the rest of the
    frame, and the later steps, denoise freely.
    Where the *keyed* light changed since the last frame (the video loop sets
-   ``last_keys_plate``), the frame is also run under the last frame's keyed light (in the
-   same batch, with the same noise), and the
-   fusion moves x0 by ``m · (warped previous x0 − x0 under the last light)``: what the keys
-   changed passes at once (an average would ease it in a few frames late), what else changed
-   is smoothed.
+   ``last_keys_plate``), the frame is also run under the last frame's keys (in the same batch,
+   with the same noise), and the fusion moves x0 by ``m · (warped previous x0 − x0 under the
+   last keys)``: what the keys changed passes at once (an average would ease it in a few
+   frames late), what else changed is smoothed.
 4. The low-frequency gain of the detail transfer is also smoothed over time by the same warp
    (and, under a keyed change, the same way).
 
@@ -198,8 +197,8 @@ class FlowGuidedEngine:
 
     def smooth_gain(self, gain: np.ndarray) -> np.ndarray:
         """Blend this frame's detail-transfer gain with the previous one warped here (as the
-        x0 fusion: by its difference from this frame's gain under the previous frame's light,
-        when the light changed)."""
+        x0 fusion: by its difference from this frame's gain under the last frame's keys, where
+        the keyed light changed)."""
         from relight_video.detail import lowfreq_gain
         from relight_video.flow import warp
 

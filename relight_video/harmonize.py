@@ -103,15 +103,15 @@ class FrameHarmonizer:
         ``bg_last_keys``: this frame's plate as the last frame's keys composed it, where keyed
         plate cross-fades moved on (else None)."""
         t0 = time.perf_counter()
-        if env is not None:
-            self.engine.set_env(env.map, env.exposure)
         fg_s = downscale(fg, self.size).astype(np.float32) / 255.0
         if bg is not self._plate:  # a still background is resized once, and stays one object
             self._plate = bg
             self._plate_s = downscale(bg, self.size).astype(np.float32) / 255.0
         bg_s = self._plate_s if lighting is None else lighting.apply_to_plate(self._plate_s)
         if self.light_cuts is not None and self.light_cuts(bg_s):
-            self.engine.reset()
+            self.engine.reset()  # before set_env: a reset forgets the engine's env map
+        if env is not None:
+            self.engine.set_env(env.map, env.exposure)
         if hasattr(self.engine, "last_keys_plate"):  # flow guidance: keyed changes pass at once
             self.engine.last_keys_plate = self._plate_under_last_keys(lighting, env, bg_last_keys)
         a_s = downscale(alpha, self.size)

@@ -234,3 +234,43 @@ def test_a_keyed_cross_fade_of_plates_passes_flow_guidance_on_time(tmp_path):
     w = warmth_per_frame(tmp_path, still, grey, keys, runs)
     assert w["unguided"][8] - w["unguided"][1] > 5  # the fade does warm the subject
     np.testing.assert_allclose(w["flow"], w["unguided"], atol=0.3)
+
+
+def test_a_light_jump_keeps_the_env_map_the_frame_is_lit_from():
+    """The light watch resets the engine, which forgets its env map: the map must be set
+    after the reset, or the frame of the jump is lit from the plate."""
+    from relight_video.harmonize import EnvLight, FrameHarmonizer
+    from relight_video.keyframes import Keyframes
+
+    class Engine:
+        name = "echo"
+
+        def __init__(self):
+            self.env, self.lit_by = None, []
+
+        def reset(self):
+            self.env = None
+
+        def set_env(self, env, exposure=None):
+            self.env = env
+
+        def harmonize(self, fg, alpha, bg):
+            self.lit_by.append(self.env is not None)
+            return fg
+
+    keys = Keyframes.from_list(
+        [
+            {"frame": 0, "temperature_k": 6500},
+            {"frame": 3, "temperature_k": 2000, "interpolation": "hold"},
+        ],
+        24.0,
+        6,
+    )
+    env = EnvLight(np.ones((8, 16, 3), np.float32), 1.0)
+    e = Engine()
+    h = FrameHarmonizer(e, 64, 48, 64, light_cuts=CutDetector())
+    frame, alpha = np.full((48, 64, 3), 100, np.uint8), np.ones((48, 64), np.float32)
+    plate = texture(7, 64, 48)
+    for i in range(6):
+        h.prepare(frame, alpha, plate, lighting=keys.at(i), env=env)
+    assert e.lit_by == [True] * 6

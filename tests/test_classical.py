@@ -85,3 +85,27 @@ def test_temporal_smoothing_damps_changes():
         ]
         changes[k] = np.abs(np.diff(corr[20:], axis=0)).mean()  # past the EMA's warm-up
     assert changes[0.9] < 0.5 * changes[0.0]
+
+
+def test_smoothing_passes_keyed_light_changes_at_once():
+    """On a still clip under a keyed warming ramp the smoothed statistics give what unsmoothed
+    ones give, frame for frame: the smoothing is for what the keys did not ask for (it once
+    eased a ramp in about four frames late)."""
+    from relight_video.harmonize import FrameHarmonizer
+    from relight_video.keyframes import Keyframes
+
+    rng = np.random.default_rng(2)
+    frame = rng.integers(60, 200, (48, 64, 3), dtype=np.uint8)
+    alpha = np.zeros((48, 64), np.float32)
+    alpha[8:44, 16:48] = 1
+    plate = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    keys = Keyframes.from_list(
+        [{"frame": 0, "temperature_k": 6500}, {"frame": 6, "temperature_k": 2500}], 24.0, 8
+    )
+    outs = {}
+    for k in (0.0, 0.8):
+        h = FrameHarmonizer(ClassicalEngine(ClassicalConfig(temporal_smoothing=k)), 64, 48, 64)
+        outs[k] = [h(frame, alpha, plate, lighting=keys.at(i))[1] for i in range(8)]
+    warmth = {k: [float(o[..., 0].mean() - o[..., 2].mean()) for o in v] for k, v in outs.items()}
+    assert warmth[0.0][6] - warmth[0.0][0] > 3  # the ramp warms the subject
+    np.testing.assert_allclose(warmth[0.8], warmth[0.0], atol=0.05)

@@ -176,22 +176,24 @@ def warmth_per_frame(tmp_path, clip, background, keys, runs: dict, **options) ->
     return warmth
 
 
-def test_a_hold_key_changes_the_light_at_once(tmp_path, background_png):
-    """The video loop watches the light the engine reads: a hold key is a jump, and the
-    classical engine's smoothed statistics must not ease it in over the next frames."""
+def test_a_cut_in_a_background_clip_changes_the_light_at_once(tmp_path):
+    """The video loop watches the light the engine reads: a background clip that cuts from one
+    plate to another is a jump, and the classical engine's smoothed statistics must not ease
+    it in over the next frames (keyed changes pass at once by themselves)."""
     clip = write_clip(tmp_path / "in.mp4", n=10, audio=False)
-    keys = [
-        {"frame": 0, "temperature_k": 6500},
-        {"frame": 5, "temperature_k": 2500, "interpolation": "hold"},
-    ]
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for i in range(10):
+        colour = (120, 120, 120) if i < 5 else (230, 120, 30)
+        io.write_image(plates / f"{i:04d}.png", np.full((64, 96, 3), colour, np.uint8))
     runs = {
         "unsmoothed": ("classical.temporal_smoothing=0",),
         "on": (),
         "off": ("cuts.detect=false",),
     }
-    w = warmth_per_frame(tmp_path, clip, background_png, keys, runs, engine="classical")
+    w = warmth_per_frame(tmp_path, clip, plates, None, runs, engine="classical")
     jump = w["unsmoothed"][5] - w["unsmoothed"][4]
-    assert jump > 5  # the key does warm the subject
+    assert jump > 5  # the new plate does warm the subject
     assert w["on"][5] - w["on"][4] > 0.9 * jump
     assert w["off"][5] - w["off"][4] < 0.5 * jump  # eased in without the watch
 

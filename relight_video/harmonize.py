@@ -161,8 +161,7 @@ def _keyed_light_changed(a: tuple, b: tuple) -> bool:
     (la, ea), (lb, eb) = a, b
     if (la is None) != (lb is None) or (ea is None) != (eb is None):
         return True
-    fields = ("temperature_k", "tint", "yaw_deg")
-    if la is not None and any(getattr(la, f) != getattr(lb, f) for f in fields):
+    if la is not None and la.plate_light() != lb.plate_light():
         return True
     if ea is None:
         return False

@@ -83,6 +83,11 @@ class Lighting:
         (intensity 0.25: 0 levels classical, -1.8 diffusion)."""
         return float(max(self.intensity, 0.0) ** (1 / 2.2))
 
+    def plate_light(self) -> tuple[float, float, float]:
+        """What :meth:`apply_to_plate` depends on: two lightings with equal values give the
+        engine the same plate."""
+        return self.temperature_k, self.tint, self.yaw_deg
+
     def apply_to_plate(self, plate: np.ndarray) -> np.ndarray:
         """Conditioning plate ``(h, w, 3) float32`` sRGB in [0, 1] under this lighting's
         colour and direction (its intensity is :meth:`subject_gain`)."""

@@ -90,7 +90,7 @@ class FlowGuidedEngine:
         # set by the video loop before each frame when the *keyed* light changed since the
         # last frame: this frame's plate under the last frame's keys (see harmonize)
         self.last_keys_plate: np.ndarray | None = None
-        self._env_last: tuple | None = None  # (the last frame's env-map input or None,)
+        self._env_last = None  # the last frame's env-map light (the engine's input) or None
         self._relit = None  # (fg, output, alpha) of this frame under the last frame's keys
 
     def reset(self) -> None:
@@ -169,7 +169,7 @@ class FlowGuidedEngine:
             return x0
 
         self._relit = None
-        if prev_x0 is not None and self.last_keys_plate is not None and self._env_last:
+        if prev_x0 is not None and self.last_keys_plate is not None:
             # one batch: this frame under this light and under the last frame's keyed light
 
             def hook(i: int, n: int, x0: torch.Tensor) -> torch.Tensor:
@@ -179,7 +179,7 @@ class FlowGuidedEngine:
                 return torch.cat([now, fuse(i, n, last, last)])
 
             self.engine.x0_hook = hook
-            alt = (self.last_keys_plate, self._env_last[0])
+            alt = (self.last_keys_plate, self._env_last)
             out, out_last = self.engine.harmonize(fg, alpha, bg, alt=alt)
             self._relit = (fg, out_last, alpha)  # lowfreq_gain's order
         else:
@@ -192,7 +192,7 @@ class FlowGuidedEngine:
             self.engine.x0_hook = hook
             out = self.engine.harmonize(fg, alpha, bg)
         self.state = TemporalState(frame=frame, x0=steps_x0, window=win)
-        self._env_last = (self._env_input(),)
+        self._env_last = self._env_input()
         return out
 
     def smooth_gain(self, gain: np.ndarray) -> np.ndarray:

@@ -88,6 +88,9 @@ class TemporalConfig:
     fraction: float = 0.6  # share of sampling steps guided by the previous frame
     weight: float = 0.8  # blend weight of the warped previous result
     gain_smoothing: float = 0.5  # temporal smoothing of the detail-transfer gain
+    # the subject's full-resolution pixels pulled towards the last frame's, warped along the
+    # footage's motion (0 = off, keeping the footage's own grain and noise; below 1)
+    stabilize: float = 0.5
     flow_backend: str = "dis"  # dis | raft_small | raft_large
     flow_weights: str | None = None  # RAFT weights file (.pth / .safetensors)
 
@@ -228,6 +231,10 @@ class RunConfig:
             raise InputError(
                 f"temporal.flow_backend: expected dis, raft_small or raft_large, "
                 f"got {self.temporal.flow_backend!r}"
+            )
+        if not 0.0 <= self.temporal.stabilize < 1.0:
+            raise InputError(
+                f"temporal.stabilize: expected 0 <= value < 1, got {self.temporal.stabilize:g}"
             )
         if not 0.0 <= self.classical.temporal_smoothing < 1.0:
             raise InputError("classical.temporal_smoothing: expected 0 <= value < 1")

@@ -47,6 +47,7 @@ def make_engine(cfg: RunConfig) -> Engine:
             fraction=t.fraction,
             weight=t.weight,
             gain_smoothing=t.gain_smoothing,
+            stabilize=t.stabilize,
             backend=t.flow_backend,
             weights=t.flow_weights,
             device=cfg.device,

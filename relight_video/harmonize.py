@@ -32,6 +32,7 @@ from relight_video.cuts import CutDetector
 from relight_video.detail import apply_gain, composite, downscale, lowfreq_gain, scale_gain
 from relight_video.engines import Engine, make_engine
 from relight_video.errors import InputError
+from relight_video.temporal import Stabilizer
 
 ENV_VIEW = "<view of the env map>"
 
@@ -77,6 +78,8 @@ class FrameHarmonizer:
         self._plate: np.ndarray | None = None
         self._plate_s: np.ndarray | None = None
         self._last_keys: tuple | None = None  # (lighting, env) of the last frame
+        k = getattr(engine, "stabilize", 0.0)  # flow guidance: the subject's pixels too
+        self.stabilizer = Stabilizer(k) if k > 0 and hasattr(engine, "motion") else None
         self._lock = threading.Lock()
 
     def __call__(
@@ -86,7 +89,7 @@ class FrameHarmonizer:
         both ``(H, W, 3) uint8``. ``lighting`` (:class:`keyframes.Lighting`) changes the light
         the engine reads from the plate, not the visible plate; ``env`` (:class:`EnvLight`)
         lights the subject from an HDR map instead of the plate."""
-        return self.finish(fg, bg, alpha, self.prepare(fg, alpha, bg, lighting, env))
+        return self.finish(fg, bg, alpha, *self.prepare(fg, alpha, bg, lighting, env))
 
     def prepare(
         self,
@@ -96,9 +99,10 @@ class FrameHarmonizer:
         lighting=None,
         env=None,
         bg_last_keys: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Steps 2-3 and the gain of step 4 (working size): → ``gain (h, w, 3) float32``, what
-        :meth:`finish` applies at full resolution. A video loop calls the two on different
+    ) -> tuple[np.ndarray, tuple | None]:
+        """Steps 2-3 and the gain of step 4 (working size): → ``(gain (h, w, 3) float32,
+        motion)``, what :meth:`finish` applies at full resolution (``motion``: the flow guidance's
+        flow and visibility for the stabiliser, or None). A video loop calls the two on different
         threads so the full-resolution passes of one frame overlap the next frame's engine.
         ``bg_last_keys``: this frame's plate as the last frame's keys composed it, where keyed
         plate cross-fades moved on (else None)."""
@@ -128,7 +132,8 @@ class FrameHarmonizer:
             self.stages["resize"] += t1 - t0
             self.stages["model"] += t2 - t1
             self.stages["detail"] += time.perf_counter() - t2
-        return gain
+        motion = self.engine.motion() if self.stabilizer is not None else None
+        return gain, motion
 
     def _plate_under_last_keys(self, lighting, env, bg_last_keys=None) -> np.ndarray | None:
         """This frame's plate (working size) under the last frame's keys, or None when the
@@ -144,10 +149,18 @@ class FrameHarmonizer:
         return plate if last[0] is None else last[0].apply_to_plate(plate)
 
     def finish(
-        self, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, gain: np.ndarray
+        self,
+        fg: np.ndarray,
+        bg: np.ndarray,
+        alpha: np.ndarray,
+        gain: np.ndarray,
+        motion: tuple | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Step 4-5 at full resolution: → ``(composite, harmonized fg)``."""
+        """Step 4-5 at full resolution: → ``(composite, harmonized fg)``. Frames must come in
+        order (the stabiliser keeps the last one)."""
         t = time.perf_counter()
+        if self.stabilizer is not None:
+            fg = self.stabilizer(fg, motion)
         fg_h = apply_gain(fg, gain)
         result = composite(fg_h, bg, alpha)
         with self._lock:  # prepare() and finish() may run on two threads
@@ -547,8 +560,8 @@ def harmonize_video(
         )
         encoder = stack.enter_context(BackgroundEncoder())  # exits after the finisher
 
-        def finish(fg, plate, alpha, gain):  # on the finisher thread, frames in order
-            result, fg_h = harmonizer.finish(fg, plate, alpha, gain)
+        def finish(fg, plate, alpha, gain, motion):  # on the finisher thread, frames in order
+            result, fg_h = harmonizer.finish(fg, plate, alpha, gain, motion)
             encoder.submit(writer.write, result)
             if fg_writer is not None:
                 encoder.submit(fg_writer.write, straight_rgba(fg_h, alpha))
@@ -585,11 +598,11 @@ def harmonize_video(
             last_light = light
             t_dec = time.perf_counter()
             stats.stages["decode+matte"] += t_dec - t
-            gain = harmonizer.prepare(
+            gain, motion = harmonizer.prepare(
                 fg, alpha, plate, lighting=light, env=envs.at(light), bg_last_keys=plate_last
             )
             t_enc = time.perf_counter()
-            finisher.submit(finish, fg, plate, alpha, gain)
+            finisher.submit(finish, fg, plate, alpha, gain, motion)
             t = time.perf_counter()
             stats.stages["encode"] += t - t_enc
             stats.frames += 1

@@ -4,14 +4,17 @@
     python scripts/temporal_compare.py --input carphone.mp4 --matte person -b plate.png
     python scripts/temporal_compare.py --input carphone.mp4 --matte person --hdri city.exr
 
-It runs the diffusion engine three ways: ``per_frame`` (a fresh noise draw every frame and no
+It runs the diffusion engine four ways: ``per_frame`` (a fresh noise draw every frame and no
 guidance: an image relighter run frame by frame), ``none`` (``--temporal none``: one shared
-noise, no guidance) and ``flow`` (shared noise + flow-guided x0 fusion, the default), and prints
+noise, no guidance), ``flow_unstabilized`` (shared noise + flow-guided x0 fusion and gain
+smoothing, ``temporal.stabilize=0``) and ``flow`` (that and the stabiliser of the subject's
+pixels: the default), and prints
 the warping error (Lai et al. 2018; flow on the input, fwd–bwd occlusion, foreground pixels),
 flicker, fPSNR/PSNR against the target frames when the clip has them, and frames per second.
 It also scores the input clip itself and, with a synth clip, the ground-truth target frames:
-their warping error is the floor that the footage's motion and the flow's error put under any
-output that keeps that motion.
+their warping error is what the footage's motion, noise and the flow's error put under any
+output that keeps the footage's pixels as they are (the stabiliser does not). Outputs are
+written as PNG frames by default, so the codec's own smoothing is not scored.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--keep", type=Path, default=None, help="folder to keep the outputs in")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--format",
+        choices=("png", "mov", "mp4"),
+        default="png",
+        help="outputs as PNG frames (default: exact pixels), ProRes or H.264 (whose compression "
+        "itself smooths the clip and moves the warping error)",
+    )
     ap.add_argument(
         "--set",
         dest="overrides",
@@ -74,10 +84,12 @@ def main() -> None:
         runs = {
             "per_frame": {"mode": "none", "noise": "per_frame"},
             "none": {"mode": "none"},
+            "flow_unstabilized": {"mode": "flow", "stabilize": 0.0},
             "flow": {"mode": "flow"},
         }
         for mode, temporal in runs.items():
-            out = out_dir / f"temporal_{mode}.mp4"
+            out = out_dir / f"temporal_{mode}" if args.format == "png" else None
+            out = out or out_dir / f"temporal_{mode}.{args.format}"
             stats = harmonize_video(
                 args.input,
                 args.background,

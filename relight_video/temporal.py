@@ -274,29 +274,22 @@ class Stabilizer:
         H, W = fg.shape[:2]
         h, w = visible_ws.shape
         sx, sy = W / w, H / h
-        # the subject's box at full resolution (one working pixel of margin each side)
-        x0, x1 = max(0, int((cols[0] - 1) * sx)), min(W, int(np.ceil((cols[-1] + 2) * sx)))
-        y0, y1 = max(0, int((rows[0] - 1) * sy)), min(H, int(np.ceil((rows[-1] + 2) * sy)))
-        # working-size maps sampled at the box's full-resolution pixel centres (cv2.resize's
-        # convention: full-res x ↔ working (x + 0.5) / sx − 0.5)
-        wx = (np.arange(x0, x1, dtype=np.float32) + 0.5) / np.float32(sx) - 0.5
-        wy = (np.arange(y0, y1, dtype=np.float32) + 0.5) / np.float32(sy) - 0.5
-        mx, my = np.meshgrid(wx, wy)
-        ws = np.dstack([flow_ws[0] * sx, flow_ws[1] * sy, visible_ws.astype(np.float32)])
-        box = cv2.remap(ws, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        gx, gy = np.meshgrid(
-            np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32)
-        )
-        warped = cv2.remap(
-            last,
-            gx + box[..., 0],
-            gy + box[..., 1],
-            cv2.INTER_CUBIC,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        k = box[..., 2:] * np.float32(self.weight)
-        cur = fg[y0:y1, x0:x1].astype(np.float32)
+        # the subject's box, with one working pixel of margin: working columns c0..c1 cover
+        # full-resolution columns x0..x1 (to within a pixel, where W / w is fractional; the
+        # flow and the visibility are smooth at that scale)
+        c0, c1 = max(0, cols[0] - 1), min(w, cols[-1] + 2)
+        r0, r1 = max(0, rows[0] - 1), min(h, rows[-1] + 2)
+        x0, x1 = round(c0 * sx), min(W, round(c1 * sx))
+        y0, y1 = round(r0 * sy), min(H, round(r1 * sy))
+        ws = np.dstack(
+            [flow_ws[0, r0:r1, c0:c1] * sx, flow_ws[1, r0:r1, c0:c1] * sy, visible_ws[r0:r1, c0:c1]]
+        ).astype(np.float32)
+        box = cv2.resize(ws, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        map_x = box[..., 0] + np.arange(x0, x1, dtype=np.float32)
+        map_y = box[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
+        warped = cv2.remap(last, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        k = np.ascontiguousarray(box[..., 2]) * np.float32(self.weight)
         out = fg.copy()
-        out[y0:y1, x0:x1] = np.clip(cur + k * (warped.astype(np.float32) - cur) + 0.5, 0, 255)
+        out[y0:y1, x0:x1] = cv2.blendLinear(warped, fg[y0:y1, x0:x1], k, 1.0 - k)
         self._last = out
         return out

@@ -83,12 +83,9 @@ def is_image_path(path: str | Path) -> bool:
 
 
 def is_sequence_path(path: str | Path) -> bool:
-    """A PNG-sequence output: a folder (an existing one, or a path ending in a separator or
-    without suffix: ``renders/v1.2/`` or an existing ``renders/v1.2``), or a printf pattern."""
+    """A PNG-sequence output: a folder, a path without suffix, or a printf pattern."""
     p = str(path)
-    return (
-        p.endswith(("/", os.sep)) or "%" in Path(p).name or Path(p).suffix == "" or Path(p).is_dir()
-    )
+    return p.endswith(("/", os.sep)) or "%" in Path(p).name or Path(p).suffix == ""
 
 
 # ----------------------------------------------------------------------------------- decode

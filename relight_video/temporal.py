@@ -257,9 +257,6 @@ class Stabilizer:
         self.weight = weight
         self._last: np.ndarray | None = None
 
-    def reset(self) -> None:
-        self._last = None
-
     def __call__(self, fg: np.ndarray, motion: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         """``fg (H, W, 3) uint8`` (this frame's footage) → the stabilised footage, uint8."""
         import cv2

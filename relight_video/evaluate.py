@@ -542,7 +542,10 @@ def eval_video_command(
     matte: str | None,
     quiet: bool,
 ) -> None:
-    """Warping error, flicker (and PSNR/fPSNR against --target) of the harmonized clip OUTPUT."""
+    """Warping error, flicker (and PSNR/fPSNR against --target) of the harmonized clip OUTPUT.
+
+    To compare methods, score PNG-sequence or ProRes outputs: H.264's compression smooths the
+    frames and lowers the warping error by itself (README, Video: temporal stability)."""
     if json_path is not None and not json_path.parent.is_dir():
         raise InputError(f"output folder does not exist: {json_path.parent}")
     if json_path is not None:  # the report must not land on a clip it measures

@@ -238,8 +238,10 @@ class FlowGuidedEngine:
 class Stabilizer:
     """Motion-compensated recursive filter of the subject at full resolution.
 
-    ``out_t = fg_t + k · v · (warp(out_{t−1}, flow_t) − fg_t)``, with ``v`` the visibility of the
-    foreground (occlusion test ∧ matte > 0.5, at working size, upsampled) and ``k`` the weight:
+    ``out_t = fg_t + k · v · (c · warp(out_{t−1}, flow_t) − fg_t)``, with ``v`` the visibility of
+    the foreground (occlusion test ∧ matte > 0.5, at working size, upsampled), ``k`` the weight
+    and ``c`` a colour gain per channel that matches the warped frame's mean to this frame's
+    over the blended pixels (so the footage's own exposure or colour changes are not delayed):
     where the subject moved, its last stabilised pixels are brought here along the input's flow
     (bicubic, so a sub-pixel warp repeated frame after frame softens detail less than bilinear
     would) and blended in; disoccluded pixels, the background and the matte's edge keep this
@@ -289,6 +291,15 @@ class Stabilizer:
         map_y = up(flow_ws[1], sy) + np.arange(y0, y1, dtype=np.float32)[:, None]
         warped = cv2.remap(last, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         k = up(visible_ws, self.weight)
+        # the footage's own global changes (an exposure ramp, a white-balance drift) are
+        # picture, not noise: the warped last frame is matched to this one's mean colour on
+        # the blended pixels first (every 4th pixel each way), so they pass at once
+        sub = np.s_[::4, ::4]
+        kw = k[sub][..., None]
+        num = (fg[y0:y1, x0:x1][sub].astype(np.float32) * kw).sum((0, 1))
+        den = (warped[sub].astype(np.float32) * kw).sum((0, 1))
+        match = np.clip((num + 1.0) / (den + 1.0), 0.5, 2.0).astype(np.float32)
+        warped = cv2.multiply(warped, match.reshape(1, 1, 3), dtype=cv2.CV_8U)
         out = fg.copy()
         out[y0:y1, x0:x1] = cv2.blendLinear(warped, fg[y0:y1, x0:x1], k, 1.0 - k)
         self._last = out

@@ -541,3 +541,26 @@ def test_stabilizer_runs_in_the_video_loop_and_zero_turns_it_off(tmp_path, check
     level = [[float(o[t][inside].mean()) for t in range(8)] for o in (o0, o5)]
     assert level[0][7] > 1.25 * level[0][3], level[0]  # the ramp brightens the subject
     np.testing.assert_allclose(level[1], level[0], rtol=0.01)  # and arrives on time
+
+
+def test_stabilizer_passes_the_footages_own_exposure_ramp_at_once():
+    """Still footage brightening 2 % a frame (with noise): the stabilised subject keeps the
+    footage's mean level frame by frame (a plain recursive filter trails a ramp by k / (1 − k)
+    frames: about 2.5 levels here), while its noise still falls."""
+    from relight_video.temporal import Stabilizer
+
+    rng = np.random.default_rng(3)
+    clean = _textured(rng, 96, 128) * 0.8
+    stab = Stabilizer(0.5)
+    motion = (np.zeros((2, 24, 32), np.float32), np.ones((24, 32), bool))
+    gaps, noise_in, noise_out = [], [], []
+    for t in range(16):
+        level = clean * (1 + 0.02 * t)
+        fg = _noisy(level, rng)
+        out = stab(fg, motion if t else None)
+        if t >= 6:
+            gaps.append(abs(float(out.mean()) - float(fg.mean())))
+            noise_in.append(np.var(fg - level))
+            noise_out.append(np.var(out - level))
+    assert max(gaps) < 0.5, gaps
+    assert np.mean(noise_out) < 0.5 * np.mean(noise_in)

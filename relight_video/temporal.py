@@ -293,8 +293,9 @@ class Stabilizer:
         k = up(visible_ws, self.weight)
         # the footage's own global changes (an exposure ramp, a white-balance drift) are
         # picture, not noise: the warped last frame is matched to this one's mean colour on
-        # the blended pixels first (every 4th pixel each way), so they pass at once
-        sub = np.s_[::4, ::4]
+        # the blended pixels first (on about 2^16 of them), so they pass at once
+        step = max(1, int((size[0] * size[1] / 65536) ** 0.5))
+        sub = np.s_[::step, ::step]
         kw = k[sub][..., None]
         num = (fg[y0:y1, x0:x1][sub].astype(np.float32) * kw).sum((0, 1))
         den = (warped[sub].astype(np.float32) * kw).sum((0, 1))

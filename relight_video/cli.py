@@ -196,8 +196,10 @@ def _common_options(f):
     "--temporal",
     type=click.Choice(["flow", "none"]),
     default=None,
-    help="Diffusion engine: flow-guided video stability (default) or per-frame without guidance "
-    "(the clip still shares one noise; --set temporal.noise=per_frame draws anew per frame).",
+    help="Diffusion engine: flow-guided video stability (default; it also steadies the "
+    "subject's grain along its motion, --set temporal.stabilize=0 keeps the grain) or per-frame "
+    "without guidance (the clip still shares one noise; --set temporal.noise=per_frame draws "
+    "anew per frame).",
 )
 @click.option(
     "--flow-weights",

@@ -56,6 +56,13 @@ def _resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([fx, fy]).astype(np.float32)
 
 
+def _stabilize_weight(k: float) -> float:
+    """``temporal.stabilize``, checked: 0 <= k < 1 (at 1 the subject would never update)."""
+    if not 0.0 <= k < 1.0:
+        raise InputError(f"temporal.stabilize: expected 0 <= value < 1, got {k}")
+    return k
+
+
 class FlowGuidedEngine:
     """Wraps an engine that accepts an ``x0_hook`` (the diffusion engine) with flow guidance.
 
@@ -90,9 +97,7 @@ class FlowGuidedEngine:
         ):
             if not 0.0 <= v <= 1.0:
                 raise InputError(f"temporal.{name}: expected 0..1, got {v}")
-        if not 0.0 <= stabilize < 1.0:
-            raise InputError(f"temporal.stabilize: expected 0 <= value < 1, got {stabilize}")
-        self.stabilize = stabilize
+        self.stabilize = _stabilize_weight(stabilize)
         self.engine, self.name = engine, engine.name
         self.fraction, self.weight, self.gain_smoothing = fraction, weight, gain_smoothing
         self.backend, self.weights, self.device = backend, weights, device
@@ -254,9 +259,7 @@ class Stabilizer:
     """
 
     def __init__(self, weight: float):
-        if not 0.0 <= weight < 1.0:
-            raise InputError(f"temporal.stabilize: expected 0 <= value < 1, got {weight}")
-        self.weight = weight
+        self.weight = _stabilize_weight(weight)
         self._last: np.ndarray | None = None
 
     def __call__(self, fg: np.ndarray, motion: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:

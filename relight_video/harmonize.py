@@ -111,7 +111,9 @@ class FrameHarmonizer:
         if bg is not self._plate:  # a still background is resized once, and stays one object
             self._plate = bg
             self._plate_s = downscale(bg, self.size).astype(np.float32) / 255.0
-        bg_s = self._plate_s if lighting is None else lighting.apply_to_plate(self._plate_s)
+        bg_s = self._plate_s
+        if lighting is not None:  # under an env map, the map turns and the plate stays
+            bg_s = lighting.apply_to_plate(bg_s, turn=env is None)
         if self.light_cuts is not None and self.light_cuts(bg_s):
             self.engine.reset()  # before set_env: a reset forgets the engine's env map
         if env is not None:
@@ -146,7 +148,7 @@ class FrameHarmonizer:
         plate = self._plate_s
         if bg_last_keys is not None:
             plate = downscale(bg_last_keys, self.size).astype(np.float32) / 255.0
-        return plate if last[0] is None else last[0].apply_to_plate(plate)
+        return plate if last[0] is None else last[0].apply_to_plate(plate, turn=last[1] is None)
 
     def finish(
         self,

@@ -17,7 +17,9 @@ The lighting acts on the *conditioning* (the plate the engine reads light from),
 visible background: ``intensity`` scales it, ``temperature_k`` white-balances it with the colour
 of a black body at that temperature (relative to 6500 K), ``tint`` shifts it along green–magenta,
 ``yaw_deg`` turns the light around the subject (an env map is rotated exactly; a plate, which
-covers about ±60° of view, is rolled horizontally by the same angle).
+covers about ±60° of view, is rolled horizontally by the same angle, but only when no env map
+lights the frame: under a map, the plate the engine reads keeps its place, as a real backdrop
+does when the light moves round, and rolling it too made the model's response jump).
 """
 
 from __future__ import annotations
@@ -88,13 +90,14 @@ class Lighting:
         engine the same plate."""
         return self.temperature_k, self.tint, self.yaw_deg
 
-    def apply_to_plate(self, plate: np.ndarray) -> np.ndarray:
+    def apply_to_plate(self, plate: np.ndarray, turn: bool = True) -> np.ndarray:
         """Conditioning plate ``(h, w, 3) float32`` sRGB in [0, 1] under this lighting's
-        colour and direction (its intensity is :meth:`subject_gain`)."""
+        colour and direction (its intensity is :meth:`subject_gain`). ``turn=False``: colour
+        only, for a frame lit from an env map, where the map carries the turn."""
         from relight_video.lighting import linear_to_srgb, srgb_to_linear
 
         lin = srgb_to_linear(plate) * self.colour(intensity=False)
-        if self.yaw_deg:
+        if self.yaw_deg and turn:
             lin = turn_plate(lin, self.yaw_deg)
         return linear_to_srgb(lin)
 

@@ -405,6 +405,39 @@ def test_only_keyed_changes_are_passed_unsmoothed():
     np.testing.assert_allclose(e.seen, want, atol=1e-6)
 
 
+def test_keyed_yaw_turns_the_env_map_not_the_plate():
+    """Lit from an env map, a keyed yaw turns the map; the plate the engine reads keeps its
+    place (only its keyed colour changes). Lit from the plate, the plate is rolled."""
+    from relight_video.harmonize import EnvLight, FrameHarmonizer
+    from relight_video.keyframes import Keyframes
+
+    class Engine:  # records the plate and env map the harmonizer hands it
+        name = "echo"
+
+        def set_env(self, env, exposure):
+            self.env = env
+
+        def harmonize(self, fg, alpha, bg):
+            self.plate = bg
+            return fg
+
+    rng = np.random.default_rng(7)
+    frame, alpha = np.full((48, 64, 3), 100, np.uint8), np.ones((48, 64), np.float32)
+    plate = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    env = rng.random((16, 32, 3)).astype(np.float32)
+    keys = Keyframes.from_list(
+        [{"frame": 0, "yaw_deg": 0, "temperature_k": 6500}, {"frame": 4, "yaw_deg": 60}], 24.0, 5
+    )
+    light = keys.at(4)
+    e = Engine()
+    h = FrameHarmonizer(e, 64, 48, 64)
+    h.prepare(frame, alpha, plate, lighting=light, env=EnvLight(light.apply_to_env(env), 1.0))
+    np.testing.assert_allclose(e.plate, plate.astype(np.float32) / 255, atol=1e-5)
+    assert np.abs(e.env - env).max() > 0.1  # the map itself turned
+    h.prepare(frame, alpha, plate, lighting=light)  # no map: the plate carries the turn
+    assert np.abs(e.plate - plate.astype(np.float32) / 255).max() > 0.1
+
+
 @pytest.mark.parametrize("samples,flip", [(1, True), (2, True), (2, False)])
 def test_two_lights_in_one_batch_equal_two_runs(checkpoint, samples, flip):
     from relight_video.diffusion_engine import DiffusionEngine

@@ -627,6 +627,8 @@ def run_job(job: Job, progress: bool = False) -> dict[str, Any]:
         stats = harmonize_video(job.input, None, job.output, config=job.config, progress=progress)
         stages = {k: round(v, 3) for k, v in stats.stages.items()}
         result.update(ok=True, frames=stats.frames, cuts=stats.cuts, stages=stages)
+        if stats.empty_frames:  # the summary line says so: a matte that found nothing
+            result.update(empty_frames=stats.empty_frames, first_empty=stats.first_empty)
     except Exception as e:  # one job's failure is data for the manifest, not a crash
         result.update(ok=False, error=describe(e))
     result.update(seconds=round(time.perf_counter() - t0, 3), ended=_now())
@@ -1031,6 +1033,8 @@ def _run_jobs(
                 fields = {k: v for k, v in result.items() if k not in ("ok", "crashed")}
                 book.write(job.record(state, run=run_id, attempt=attempts[job.name], **fields))
                 detail = _out(job) if state == "done" else result.get("error", "failed")
+                if result.get("empty_frames"):  # written, but the matte found nothing there
+                    detail += f" (no subject in {result['empty_frames']} frames: matte empty)"
                 outcomes[job.name] = Outcome(job.name, state, result.get("seconds"), detail)
                 bar.update(1)
                 if progress:

@@ -235,6 +235,8 @@ def run(input, output, config_path, overrides, temporal, flow_weights, quiet, **
         f"{shots}",
         err=True,
     )
+    if warning := stats.no_subject_warning():
+        click.echo(warning, err=True)
 
 
 @main.command()

@@ -42,6 +42,19 @@ class RunStats:
     frames: int = 0
     seconds: float = 0.0
     cuts: list[int] = field(default_factory=list)  # frames that start a new shot
+    empty_frames: int = 0  # frames whose matte held no subject (they show the background)
+    first_empty: int | None = None  # the first of them
+
+    def no_subject_warning(self) -> str | None:
+        """One line for a run where the matte was empty on some frames, else None."""
+        if not self.empty_frames:
+            return None
+        return (
+            f"warning: no subject in {self.empty_frames} of {self.frames} frames (first: frame "
+            f"{self.first_empty}); the matte is empty there, so those frames show the background "
+            "alone (check the key colour, the alpha or that the shot has a person in it)"
+        )
+
     stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     @property
@@ -80,6 +93,7 @@ class FrameHarmonizer:
         self._last_keys: tuple | None = None  # (lighting, env) of the last frame
         k = getattr(engine, "stabilize", 0.0)  # flow guidance: the subject's pixels too
         self.stabilizer = Stabilizer(k) if k > 0 and hasattr(engine, "motion") else None
+        self.subject_seen = True  # whether the last prepared frame's matte held a subject
         self._lock = threading.Lock()
 
     def __call__(
@@ -121,6 +135,7 @@ class FrameHarmonizer:
         if hasattr(self.engine, "last_keys_plate"):  # flow guidance: keyed changes pass at once
             self.engine.last_keys_plate = self._plate_under_last_keys(lighting, env, bg_last_keys)
         a_s = downscale(alpha, self.size)
+        self.subject_seen = bool(a_s.max() > 0.02)  # an empty matte: the background alone
         t1 = time.perf_counter()
         out_s = self.engine.harmonize(fg_s, a_s, bg_s)
         t2 = time.perf_counter()
@@ -603,6 +618,9 @@ def harmonize_video(
             gain, motion = harmonizer.prepare(
                 fg, alpha, plate, lighting=light, env=envs.at(light), bg_last_keys=plate_last
             )
+            if not harmonizer.subject_seen:
+                stats.empty_frames += 1
+                stats.first_empty = i if stats.first_empty is None else stats.first_empty
             t_enc = time.perf_counter()
             finisher.submit(finish, fg, plate, alpha, gain, motion)
             t = time.perf_counter()
@@ -685,6 +703,12 @@ def harmonize_image(
     check_env_engine(cfg, envs, engine)
     harmonizer = FrameHarmonizer(engine, w, h, cfg.working_px, strength=cfg.strength)
     result, fg_h = harmonizer(fg, a, plate, env=envs.at(None))
+    if not harmonizer.subject_seen:
+        print(
+            "warning: the matte is empty (no subject found), so the output is the background "
+            "alone (check the key colour or the alpha)",
+            file=sys.stderr,
+        )
     io.write_image(output, result)
     if cfg.output_alpha:
         io.write_image(cfg.output_alpha, straight_rgba(fg_h, a))

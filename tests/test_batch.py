@@ -584,3 +584,18 @@ def test_garbage_matte_is_read_from_the_job_folder_and_hashed(tmp_path, monkeypa
     os.utime(tmp_path / "mask.png", ns=(1, 1))
     (again,) = load_job_file(jobs)
     assert again.hash != job.hash
+
+
+def test_a_job_whose_matte_finds_nothing_says_so(tmp_path):
+    """A clip of bare green screen is written (the background alone), and its manifest record
+    and summary row say that the matte was empty."""
+    jobs = make_project(tmp_path, jobs=GOOD_JOBS)
+    bare = [np.full((48, 64, 3), (40, 200, 60), np.uint8) for _ in range(5)]
+    write_clip(tmp_path / "clips" / "a.mp4", bare, size=(64, 48))
+    r = batch(jobs, "-q")
+    assert r.exit_code == 0, r.output
+    m = manifest(tmp_path)
+    assert (m["out/a.mp4"]["empty_frames"], m["out/a.mp4"]["first_empty"]) == (5, 0)
+    assert "empty_frames" not in m["out/b.mp4"]
+    assert "no subject in 5 frames" in row(r.output, "out/a.mp4")
+    assert "no subject" not in row(r.output, "out/b.mp4")

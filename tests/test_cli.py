@@ -129,6 +129,25 @@ def test_alpha_folder_and_png_output(tmp_path, clip, background_png):
     assert len(list(out.glob("*.png"))) == info.num_frames
 
 
+def test_frames_with_an_empty_matte_are_reported(tmp_path, clip, background_png):
+    """A matte that holds nothing on some frames still writes the clip, and says so."""
+    info = io.probe(clip)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for i in range(info.num_frames):
+        m = np.zeros((info.height, info.width), np.uint8)
+        if i < 2:  # the subject is there on the first two frames only
+            m[10:50, 20:70] = 255
+        io.write_image(masks / f"{i:04d}.png", m)
+    out = tmp_path / "out.mp4"
+    r = invoke("run", clip, "-b", background_png, "-o", out, "--alpha", masks, "-q")
+    assert r.exit_code == 0, r.output
+    assert f"no subject in {info.num_frames - 2} of {info.num_frames} frames" in r.output
+    assert "(first: frame 2)" in r.output
+    r = invoke("run", clip, "-b", background_png, "-o", out, "--key", "green", "-q")
+    assert r.exit_code == 0 and "no subject" not in r.output, r.output
+
+
 def test_image_command_rgba(tmp_path, background_png):
     rgba = np.zeros((60, 80, 4), np.uint8)
     rgba[..., :3] = 150
@@ -142,6 +161,11 @@ def test_image_command_rgba(tmp_path, background_png):
     bgfit = io.read_image(background_png)
     assert img.shape == (60, 80, 3)
     assert not np.array_equal(img[30, 40], bgfit[30, 40])
+    assert "matte is empty" not in r.output
+    rgba[..., 3] = 0  # nothing to harmonize: written, with a warning
+    io.write_image(fg, rgba)
+    r = invoke("image", fg, "-b", background_png, "-o", out)
+    assert r.exit_code == 0 and "warning: the matte is empty" in r.output, r.output
 
 
 def test_image_output_alpha_must_hold_alpha(tmp_path, background_png):

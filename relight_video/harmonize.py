@@ -363,12 +363,14 @@ def straight_rgba(fg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.dstack([fg, a8])
 
 
-def check_env_engine(cfg: RunConfig, envs: EnvMaps, engine) -> None:
+def check_env_engine(cfg: RunConfig, envs: EnvMaps, engine=None) -> None:
+    """An env map needs the diffusion engine, and (given the ``engine``) an env-map branch."""
     if not envs:
         return
     if cfg.engine != "diffusion":
-        raise InputError(f"--env-map needs --engine diffusion (got {cfg.engine!r})")
-    if not engine.supports_env:
+        source = "--env-map" if cfg.env_map else "env_map (in the keyframes)"
+        raise InputError(f"{source} needs --engine diffusion (got {cfg.engine!r})")
+    if engine is not None and not engine.supports_env:
         from relight_video.diffusion_engine import NO_ENV_BRANCH
 
         raise InputError(NO_ENV_BRANCH)
@@ -486,6 +488,7 @@ def harmonize_video(
             keyframes or cfg.keyframes, float(info.fps), info.num_frames, times=info.frame_times
         )
     envs = EnvMaps(cfg, keys)
+    check_env_engine(cfg, envs)  # before any output is opened or the model loads
     if keys and not envs and cfg.engine == "diffusion":
         if any(k.values.get("yaw_deg", 0) for k in keys.keys):
             print(

@@ -235,6 +235,7 @@ def _bad_alpha_clip(tmp_path, clip, n=None, size=None):
         ("mixed_size_masks", "is 96x32, the sequence's first frame 96x64"),
         ("keyframe_background_not_a_path", "background must be a file path"),
         ("huge_matte_blur", "keying.matte_blur: expected"),
+        ("keyed_env_map_classical", "env_map (in the keyframes) needs --engine diffusion"),
     ],
 )
 def test_bad_input(tmp_path, clip, background_png, case, message):
@@ -304,6 +305,11 @@ def test_bad_input(tmp_path, clip, background_png, case, message):
         args += ["--keyframes", keys]
     elif case == "huge_matte_blur":
         args += ["--set", "keying.matte_blur=1e9"]
+    elif case == "keyed_env_map_classical":
+        np.save(tmp_path / "sky.npy", np.ones((8, 16, 3), np.float32))
+        keys = tmp_path / "keys.yaml"
+        keys.write_text(f"- {{frame: 0, env_map: {tmp_path / 'sky.npy'}}}\n")
+        args += ["--keyframes", keys, "--engine", "classical"]
     elif case.startswith("keyframes"):
         keys = tmp_path / "keys.yaml"
         if case == "keyframes_nan":

@@ -115,14 +115,22 @@ def test_strength_dials_the_relight(tmp_path, background_png):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_alpha_folder_and_png_output(tmp_path, clip, background_png):
+def mask_folder(tmp_path, clip, subject_frames=None):
+    """A folder of masks for ``clip``: a box on the frames in ``subject_frames`` (default all),
+    empty on the others."""
     info = io.probe(clip)
     masks = tmp_path / "masks"
     masks.mkdir()
     for i in range(info.num_frames):
         m = np.zeros((info.height, info.width), np.uint8)
-        m[10:50, 20:70] = 255
+        if subject_frames is None or i in subject_frames:
+            m[10:50, 20:70] = 255
         io.write_image(masks / f"{i:04d}.png", m)
+    return masks
+
+
+def test_alpha_folder_and_png_output(tmp_path, clip, background_png):
+    info, masks = io.probe(clip), mask_folder(tmp_path, clip)
     out = tmp_path / "seq"
     r = invoke("run", clip, "-b", background_png, "-o", out, "--alpha", masks, "-q")
     assert r.exit_code == 0, r.output
@@ -132,13 +140,7 @@ def test_alpha_folder_and_png_output(tmp_path, clip, background_png):
 def test_frames_with_an_empty_matte_are_reported(tmp_path, clip, background_png):
     """A matte that holds nothing on some frames still writes the clip, and says so."""
     info = io.probe(clip)
-    masks = tmp_path / "masks"
-    masks.mkdir()
-    for i in range(info.num_frames):
-        m = np.zeros((info.height, info.width), np.uint8)
-        if i < 2:  # the subject is there on the first two frames only
-            m[10:50, 20:70] = 255
-        io.write_image(masks / f"{i:04d}.png", m)
+    masks = mask_folder(tmp_path, clip, subject_frames=(0, 1))  # the subject on two frames only
     out = tmp_path / "out.mp4"
     r = invoke("run", clip, "-b", background_png, "-o", out, "--alpha", masks, "-q")
     assert r.exit_code == 0, r.output

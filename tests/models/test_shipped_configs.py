@@ -39,6 +39,8 @@ CHAIN = {
     "stage1n": "stage1m",
     "stage2n": "stage1n",
     "stage3n": "stage2n",
+    "stage1o": "stage3m",
+    "stage1o32": "stage3m",
 }
 
 

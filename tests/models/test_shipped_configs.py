@@ -41,6 +41,7 @@ CHAIN = {
     "stage3n": "stage2n",
     "stage1o": "stage3m",
     "stage1o32": "stage3m",
+    "stage1o64": "stage3m",
 }
 
 

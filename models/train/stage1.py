@@ -59,6 +59,8 @@ def build_models(cfg: TrainConfig):
         if not (path / "model_index.json").is_file():
             raise InputError(f"init_checkpoint: no pipeline folder at {path} (model_index.json)")
         pipe = RelightPipeline.from_pretrained(path, dtype=torch.float32)
+        if getattr(pipe, "vae", None) is None:  # the export records the size it trained at
+            pipe.unet.register_to_config(sample_size=m.sample_size)
         dcfg = DenoiserConfig(sample_size=m.sample_size)
         net = RelightNet(
             pipe.unet,

@@ -42,6 +42,8 @@ CHAIN = {
     "stage1o": "stage3m",
     "stage1o32": "stage3m",
     "stage1o64": "stage3m",
+    "stage2o": "stage1o",
+    "stage3o": "stage2o",
 }
 
 

@@ -312,3 +312,23 @@ def test_run_lights_a_clip_from_keyframed_env_maps(trained, clip, tmp_path):
     info = io.probe(out)
     src = io.probe(clip)
     assert (info.num_frames, info.width, info.height) == (src.num_frames, src.width, src.height)
+
+
+def test_a_continuation_at_another_size_records_it(trained):
+    """Stage 1 continued from a pipeline at another model size writes that size into the
+    exported denoiser's config (it kept the start's before)."""
+    from relight_video.cli import main
+
+    tmp = trained["tmp"]
+    before = json.loads((trained["s1"] / "unet/config.json").read_text())["sample_size"]
+    cfg = tmp / "s1_24.yaml"
+    cfg.write_text(
+        f"output_dir: {tmp / 's1_24'}\ninit_checkpoint: {trained['s1']}\nsteps: 1\n"
+        "batch_size: 2\nsave_every: 1\nlog_every: 1\n"
+        f"model: {TINY_MODEL.replace('sample_size: 16', 'sample_size: 24')}\n"
+        f"data: {TINY_DATA % (tmp / 'ls')}\n"
+    )
+    r = CliRunner().invoke(main, ["train", "stage1", "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    after = json.loads((tmp / "s1_24/pipeline/unet/config.json").read_text())["sample_size"]
+    assert (before, after) == (16, 24)

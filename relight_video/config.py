@@ -55,7 +55,9 @@ class ClassicalConfig:
 class DiffusionConfig:
     """The lighting-aware diffusion engine (see :mod:`relight_video.diffusion_engine`)."""
 
-    model_size: int = 32  # short side, in px, the model runs at (its training size)
+    # short side, in px, the model runs at; None: the size the checkpoint was trained at (its
+    # denoiser's sample_size, in pixels; 32 for the bundle)
+    model_size: int | None = None
     # DDIM steps. One step (the model's x0 estimate from pure noise: its posterior mean) scored
     # best on held-out light-stage pairs (README, "Results"); more steps trade accuracy for
     # sample diversity.
@@ -215,7 +217,7 @@ class RunConfig:
             )
         if not 1 <= self.diffusion.steps <= 1000:
             raise InputError(f"diffusion.steps: expected 1..1000, got {self.diffusion.steps}")
-        if not 8 <= self.diffusion.model_size <= 2048:
+        if self.diffusion.model_size is not None and not 8 <= self.diffusion.model_size <= 2048:
             raise InputError(
                 f"diffusion.model_size: expected 8..2048, got {self.diffusion.model_size}"
             )

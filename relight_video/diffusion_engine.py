@@ -1,7 +1,7 @@
 """The ``diffusion`` engine: :class:`RelightPipeline` behind the engine interface.
 
 The model runs at its own small size (``diffusion.model_size``, short side, rounded to the
-UNet's multiple); its output is brought back to the working size and the usual detail transfer
+UNet's multiple; by default the size the checkpoint was trained at); its output is brought back to the working size and the usual detail transfer
 carries the change to full resolution. A clip shares one seeded initial noise for every frame
 (DESIGN.md, "Temporal consistency" step 1); :meth:`reset` draws it anew for the next clip.
 """
@@ -120,7 +120,15 @@ class DiffusionEngine:
         self.shared_noise = shared_noise
         self.pipe = load_pipeline(checkpoint, device)
         self.multiple = 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
+        self.size = cfg.model_size or self.trained_size()
         self.reset()
+
+    def trained_size(self) -> int:
+        """The short side, in px, the checkpoint was trained at: its denoiser's ``sample_size``
+        (in latents for a latent model, so times the VAE's downscale)."""
+        vae = getattr(self.pipe, "vae", None)
+        down = 1 if vae is None else 2 ** (len(vae.config.block_out_channels) - 1)
+        return int(self.pipe.unet.config.sample_size) * down
 
     def reset(self) -> None:
         self._noise = None
@@ -164,9 +172,9 @@ class DiffusionEngine:
         return square_window(alpha, self._side)
 
     def model_size(self, w: int, h: int) -> tuple[int, int]:
-        """``(w, h)`` the model runs at: the short side ``cfg.model_size`` (the scale the model
+        """``(w, h)`` the model runs at: the short side :attr:`size` (the scale the model
         was trained at), aspect kept, rounded to the UNet's multiple."""
-        s = self.cfg.model_size / min(w, h)
+        s = self.size / min(w, h)
         m = self.multiple
         return max(m, round(w * s / m) * m), max(m, round(h * s / m) * m)
 

@@ -332,3 +332,11 @@ def test_a_continuation_at_another_size_records_it(trained):
     assert r.exit_code == 0, r.output
     after = json.loads((tmp / "s1_24/pipeline/unet/config.json").read_text())["sample_size"]
     assert (before, after) == (16, 24)
+    # the diffusion engine runs a checkpoint at the size it was trained at, unless told
+    from relight_video.config import DiffusionConfig
+    from relight_video.diffusion_engine import DiffusionEngine
+
+    pipe = str(tmp / "s1_24/pipeline")
+    assert DiffusionEngine(DiffusionConfig(), pipe).model_size(64, 48) == (32, 24)
+    assert DiffusionEngine(DiffusionConfig(), str(trained["s1"])).model_size(64, 48) == (22, 16)
+    assert DiffusionEngine(DiffusionConfig(model_size=16), pipe).model_size(64, 48) == (22, 16)

@@ -1,9 +1,10 @@
 """The ``diffusion`` engine: :class:`RelightPipeline` behind the engine interface.
 
 The model runs at its own small size (``diffusion.model_size``, short side, rounded to the
-UNet's multiple; by default the size the checkpoint was trained at); its output is brought back to the working size and the usual detail transfer
-carries the change to full resolution. A clip shares one seeded initial noise for every frame
-(DESIGN.md, "Temporal consistency" step 1); :meth:`reset` draws it anew for the next clip.
+UNet's multiple; by default the size the checkpoint was trained at); its output is brought back
+to the working size and the usual detail transfer carries the change to full resolution. A
+clip shares one seeded initial noise for every frame (DESIGN.md, "Temporal consistency" step
+1); :meth:`reset` draws it anew for the next clip.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ class RunStats:
     cuts: list[int] = field(default_factory=list)  # frames that start a new shot
     empty_frames: int = 0  # frames whose matte held no subject (they show the background)
     first_empty: int | None = None  # the first of them
+    stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def no_subject_warning(self) -> str | None:
         """One line for a run where the matte was empty on some frames, else None."""
@@ -54,8 +55,6 @@ class RunStats:
             f"{self.first_empty}); the matte is empty there, so those frames show the background "
             "alone (check the key colour, the alpha or that the shot has a person in it)"
         )
-
-    stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     @property
     def fps(self) -> float:

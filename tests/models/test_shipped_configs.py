@@ -44,6 +44,7 @@ CHAIN = {
     "stage1o64": "stage3m",
     "stage2o": "stage1o",
     "stage3o": "stage2o",
+    "stage1p": "stage1o",
 }
 
 

@@ -234,16 +234,21 @@ class RunConfig:
                 f"temporal.flow_backend: expected dis, raft_small or raft_large, "
                 f"got {self.temporal.flow_backend!r}"
             )
-        if not 0.0 <= self.temporal.stabilize < 1.0:
-            raise InputError(
-                f"temporal.stabilize: expected 0 <= value < 1, got {self.temporal.stabilize:g}"
-            )
+        stabilize_weight(self.temporal.stabilize)
         if not 0.0 <= self.classical.temporal_smoothing < 1.0:
             raise InputError("classical.temporal_smoothing: expected 0 <= value < 1")
         return self
 
 
 NTSC = (24, 30, 48, 60, 120)  # rates written as N × 1000/1001 in practice
+
+
+def stabilize_weight(k: float) -> float:
+    """``temporal.stabilize``, checked: 0 <= k < 1 (at 1 the subject would never update). The
+    config and the temporal classes, which can be built without a config, both call it."""
+    if not 0.0 <= k < 1.0:
+        raise InputError(f"temporal.stabilize: expected 0 <= value < 1, got {k:g}")
+    return k
 
 
 def parse_rate(value: Any) -> Fraction:

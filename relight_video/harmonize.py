@@ -622,7 +622,8 @@ def harmonize_video(
             )
             if not harmonizer.subject_seen:
                 stats.empty_frames += 1
-                stats.first_empty = i if stats.first_empty is None else stats.first_empty
+                if stats.first_empty is None:
+                    stats.first_empty = i
             t_enc = time.perf_counter()
             finisher.submit(finish, fg, plate, alpha, gain, motion)
             t = time.perf_counter()

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from relight_video.config import stabilize_weight
 from relight_video.errors import InputError
 
 
@@ -54,13 +55,6 @@ def _resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     fx = cv2.resize(flow[0], (W, H), interpolation=cv2.INTER_LINEAR) * (W / w)
     fy = cv2.resize(flow[1], (W, H), interpolation=cv2.INTER_LINEAR) * (H / h)
     return np.stack([fx, fy]).astype(np.float32)
-
-
-def _stabilize_weight(k: float) -> float:
-    """``temporal.stabilize``, checked: 0 <= k < 1 (at 1 the subject would never update)."""
-    if not 0.0 <= k < 1.0:
-        raise InputError(f"temporal.stabilize: expected 0 <= value < 1, got {k}")
-    return k
 
 
 class FlowGuidedEngine:
@@ -97,7 +91,7 @@ class FlowGuidedEngine:
         ):
             if not 0.0 <= v <= 1.0:
                 raise InputError(f"temporal.{name}: expected 0..1, got {v}")
-        self.stabilize = _stabilize_weight(stabilize)
+        self.stabilize = stabilize_weight(stabilize)
         self.engine, self.name = engine, engine.name
         self.fraction, self.weight, self.gain_smoothing = fraction, weight, gain_smoothing
         self.backend, self.weights, self.device = backend, weights, device
@@ -259,7 +253,7 @@ class Stabilizer:
     """
 
     def __init__(self, weight: float):
-        self.weight = _stabilize_weight(weight)
+        self.weight = stabilize_weight(weight)
         self._last: np.ndarray | None = None
 
     def __call__(self, fg: np.ndarray, motion: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:

@@ -133,8 +133,8 @@ def main() -> None:
         }
         outputs = {}
         for mode, temporal in runs.items():
-            out = out_dir / f"temporal_{mode}" if args.format == "png" else None
-            out = out or out_dir / f"temporal_{mode}.{args.format}"
+            name = f"temporal_{mode}" + ("" if args.format == "png" else f".{args.format}")
+            out = out_dir / name  # PNG: a folder of frames
             stats = harmonize_video(
                 args.input,
                 args.background,

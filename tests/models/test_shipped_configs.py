@@ -45,6 +45,7 @@ CHAIN = {
     "stage2o": "stage1o",
     "stage3o": "stage2o",
     "stage1p": "stage1o",
+    "stage1q": "stage1o",
 }
 
 

@@ -46,6 +46,8 @@ CHAIN = {
     "stage3o": "stage2o",
     "stage1p": "stage1o",
     "stage1q": "stage1o",
+    "stage2q": "stage1q",
+    "stage3q": "stage2q",
 }
 
 

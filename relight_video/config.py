@@ -56,7 +56,7 @@ class DiffusionConfig:
     """The lighting-aware diffusion engine (see :mod:`relight_video.diffusion_engine`)."""
 
     # short side, in px, the model runs at; None: the size the checkpoint was trained at (its
-    # denoiser's sample_size, in pixels; 32 for the bundle)
+    # denoiser's sample_size, in pixels; 48 for the bundle)
     model_size: int | None = None
     # DDIM steps. One step (the model's x0 estimate from pure noise: its posterior mean) scored
     # best on held-out light-stage pairs (README, "Results"); more steps trade accuracy for

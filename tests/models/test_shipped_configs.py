@@ -48,6 +48,9 @@ CHAIN = {
     "stage1q": "stage1o",
     "stage2q": "stage1q",
     "stage3q": "stage2q",
+    "stage1r": "stage1q",
+    "stage2r": "stage1r",
+    "stage3r": "stage2r",
 }
 
 

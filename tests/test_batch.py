@@ -27,6 +27,10 @@ jobs:
   - {input: clips/missing.mp4, output: out/missing.mp4}
 """
 GOOD_JOBS = "\n".join(JOBS.splitlines()[:-1]) + "\n"
+# How long a subprocess batch may take before a test calls it hung. A guard, not a speed check:
+# with both cores of this machine busy elsewhere, a local Ray batch of three short clips has
+# taken over 120 s (five runs in five), where it takes about 15 s on an idle machine.
+HUNG_S = 600
 
 
 def batch(*args) -> object:
@@ -407,11 +411,11 @@ def test_killed_worker_is_retried_in_a_fresh_pool(tmp_path):
         return None
 
     try:
-        _wait_for(lambda: writing_worker() is not None or proc.poll() is not None)
+        _wait_for(lambda: writing_worker() is not None or proc.poll() is not None, HUNG_S)
         victim = writing_worker()
         assert victim is not None, proc.stdout.read().decode()
         os.kill(victim.pid, signal.SIGKILL)
-        output = proc.communicate(timeout=120)[0].decode()
+        output = proc.communicate(timeout=HUNG_S)[0].decode()
     finally:
         proc.kill()
         proc.wait()
@@ -474,7 +478,7 @@ def test_ray_local_matches_workers_1(tmp_path):
     assert batch(one, "-q").exit_code == 0
     proc = batch_subprocess(two.parent, "--ray", "local")
     try:
-        output = proc.communicate(timeout=120)[0].decode()
+        output = proc.communicate(timeout=HUNG_S)[0].decode()
     finally:
         proc.kill()
         proc.wait()
@@ -493,10 +497,10 @@ def test_sigterm_stops_a_ray_batch_cleanly(tmp_path):
     make_project(tmp_path, GOOD_JOBS, n=90, size=(320, 240))
     proc = batch_subprocess(tmp_path, "--ray", "local")
     try:
-        _wait_for(lambda: _partials(tmp_path) or proc.poll() is not None, timeout=120)
+        _wait_for(lambda: _partials(tmp_path) or proc.poll() is not None, timeout=HUNG_S)
         assert proc.poll() is None, proc.stdout.read().decode()
         proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=120)[0].decode()
+        output = proc.communicate(timeout=HUNG_S)[0].decode()
     finally:
         proc.kill()
         proc.wait()

@@ -51,6 +51,9 @@ CHAIN = {
     "stage1r": "stage1q",
     "stage2r": "stage1r",
     "stage3r": "stage2r",
+    "stage1s64": "stage1r",
+    "stage2s64": "stage1s64",
+    "stage3s64": "stage2s64",
 }
 
 

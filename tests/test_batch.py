@@ -29,7 +29,7 @@ jobs:
 GOOD_JOBS = "\n".join(JOBS.splitlines()[:-1]) + "\n"
 # How long a subprocess batch may take before a test calls it hung. A guard, not a speed check:
 # with both cores of this machine busy elsewhere, a local Ray batch of three short clips has
-# taken over 120 s (five runs in five); idle, test_ray_local_matches_workers_1 takes about 26 s.
+# taken over 120 s (five runs in five); idle, that test and its --workers 2 twin took 27 s in all.
 HUNG_S = 600
 
 

@@ -27,9 +27,10 @@ jobs:
   - {input: clips/missing.mp4, output: out/missing.mp4}
 """
 GOOD_JOBS = "\n".join(JOBS.splitlines()[:-1]) + "\n"
-# How long a subprocess batch may take before a test calls it hung. A guard, not a speed check:
-# with both cores of this machine busy elsewhere, a local Ray batch of three short clips has
-# taken over 120 s (five runs in five); idle, that test and its --workers 2 twin took 27 s in all.
+# How long a subprocess batch, or a worker, may take before a test calls it hung (every wait
+# here). A guard, not a speed check: with both cores of this machine busy elsewhere, the local
+# Ray batch of test_ray_local_matches_workers_1 took over 120 s (five runs in five); idle, that
+# test and its --workers 2 twin took 27 s in all.
 HUNG_S = 600
 
 
@@ -352,7 +353,7 @@ def test_missing_job_file_is_an_input_error(tmp_path):
     assert r.exit_code == 2 and r.output.startswith("error: job file not found")
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:
+def _wait_for(predicate, timeout: float = HUNG_S) -> None:
     end = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < end, "timed out"
@@ -411,7 +412,7 @@ def test_killed_worker_is_retried_in_a_fresh_pool(tmp_path):
         return None
 
     try:
-        _wait_for(lambda: writing_worker() is not None or proc.poll() is not None, HUNG_S)
+        _wait_for(lambda: writing_worker() is not None or proc.poll() is not None)
         victim = writing_worker()
         assert victim is not None, proc.stdout.read().decode()
         os.kill(victim.pid, signal.SIGKILL)
@@ -497,7 +498,7 @@ def test_sigterm_stops_a_ray_batch_cleanly(tmp_path):
     make_project(tmp_path, GOOD_JOBS, n=90, size=(320, 240))
     proc = batch_subprocess(tmp_path, "--ray", "local")
     try:
-        _wait_for(lambda: _partials(tmp_path) or proc.poll() is not None, timeout=HUNG_S)
+        _wait_for(lambda: _partials(tmp_path) or proc.poll() is not None)
         assert proc.poll() is None, proc.stdout.read().decode()
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=HUNG_S)[0].decode()
@@ -566,7 +567,7 @@ def test_pool_workers_share_the_cores(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 2)  # read by the parent, passed to the workers
     backend = PoolBackend(2)
     try:
-        threads = backend._executor().submit(torch.get_num_threads).result(timeout=120)
+        threads = backend._executor().submit(torch.get_num_threads).result(timeout=HUNG_S)
     finally:
         backend.close()
     assert threads == 1

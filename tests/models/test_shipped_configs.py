@@ -57,6 +57,7 @@ CHAIN = {
     "stage1t64": "stage3q",
     "stage2t64": "stage1t64",
     "stage3t64": "stage2t64",
+    "stage1u64": "stage1t64",
 }
 
 

@@ -58,6 +58,8 @@ CHAIN = {
     "stage2t64": "stage1t64",
     "stage3t64": "stage2t64",
     "stage1u64": "stage1t64",
+    "stage2u64": "stage1u64",
+    "stage3u64": "stage2u64",
 }
 
 

@@ -2,7 +2,8 @@
 # Build the evaluation data the README's results use, on a fresh machine: the held-out test sets
 # (data/eval64, data/eval_hdri), the sets for choosing a bundle (data/val64, data/val_hdri), the
 # synthetic clip of the temporal table (data/clip) and the photo stage's photos (data/photos).
-# Each is skipped when its folder exists. Run from the project root with the venv active; the
+# Each is built under a temporary name and renamed when complete, and skipped when its folder
+# exists. Run from the project root with the venv active; the
 # HDRI sets need Blender's studio-light HDRIs (Debian/Ubuntu: apt-get install blender-data), the
 # photos the [matte,footage] extras and `relight-video fetch-matte-model`.
 #
@@ -14,21 +15,30 @@ if [ ! -f "$HDRIS/city.exr" ]; then
   echo "error: Blender's HDRIs are not in $HDRIS (apt-get install blender-data)" >&2
   exit 1
 fi
-build() {  # build DIR COMMAND...: run COMMAND unless DIR exists
-  local dir=$1
+build() {  # build DIR COMMAND...: run COMMAND with {} standing for a temporary folder beside
+  # DIR, then rename it to DIR, so an interrupted run leaves no DIR that looks complete
+  local dir=$1 tmp arg
   shift
   if [ -e "$dir" ]; then
     echo "$dir: exists, kept"
-  else
-    echo "$dir: building"
-    "$@"
+    return
   fi
+  echo "$dir: building"
+  tmp="$(dirname "$dir")/.$(basename "$dir").partial"
+  rm -rf "$tmp"
+  local cmd=()
+  for arg in "$@"; do
+    if [ "$arg" = "{}" ]; then cmd+=("$tmp"); else cmd+=("$arg"); fi
+  done
+  "${cmd[@]}"
+  mv "$tmp" "$dir"
 }
-build data/eval64 relight-video synth pairs data/eval64 --n 64 --size 128 --seed 20261125 --fractions 1,0,0
-build data/eval_hdri relight-video synth pairs data/eval_hdri --n 64 --size 128 --seed 20261126 \
+mkdir -p data
+build data/eval64 relight-video synth pairs {} --n 64 --size 128 --seed 20261125 --fractions 1,0,0
+build data/eval_hdri relight-video synth pairs {} --n 64 --size 128 --seed 20261126 \
   --fractions 1,0,0 --env-kinds hdri --hdri-split val
-build data/val64 relight-video synth pairs data/val64 --n 64 --size 128 --seed 20261207 --fractions 1,0,0
-build data/val_hdri relight-video synth pairs data/val_hdri --n 64 --size 128 --seed 20261208 \
+build data/val64 relight-video synth pairs {} --n 64 --size 128 --seed 20261207 --fractions 1,0,0
+build data/val_hdri relight-video synth pairs {} --n 64 --size 128 --seed 20261208 \
   --fractions 1,0,0 --env-kinds hdri --hdri-split val
-build data/clip relight-video synth clip data/clip --frames 48 --size 128 --seed 7
-build data/photos python scripts/make_stage3_photos.py data/photos
+build data/clip relight-video synth clip {} --frames 48 --size 128 --seed 7
+build data/photos python scripts/make_stage3_photos.py {}
